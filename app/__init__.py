@@ -1,0 +1,1 @@
+"""Command line, rendering, reports, benchmarks: the thin shell around the library packages."""

@@ -1,0 +1,52 @@
+"""The ``phymo`` command line: an explicit registry of sub-commands, each in its own module.
+
+A command module exposes ``add_arguments(parser)`` and ``run(args) -> int`` and keeps heavy
+imports (torch, mujoco, mediapipe) inside ``run`` so that ``phymo --help`` starts fast. Errors a
+user can cause arrive as :class:`phymo.data.PhymoError` and end in one line and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from phymo import __version__
+from phymo.data.errors import PhymoError
+
+#: sub-command name -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "bench": ("phymo.app.bench", "run a benchmark, print its table and write JSON"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="phymo", description="Physically plausible 3D human motion from video.")
+    parser.add_argument("--version", action="version", version=f"phymo {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (module, help_text) in COMMANDS.items():
+        mod = importlib.import_module(module)
+        p = sub.add_parser(name, help=help_text, description=(mod.__doc__ or help_text).strip().splitlines()[0])
+        mod.add_arguments(p)
+        p.set_defaults(_module=mod)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args._module.run(args) or 0)
+    except PhymoError as exc:
+        print(f"phymo {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"phymo {args.command}: interrupted; finished results are kept", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

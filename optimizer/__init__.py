@@ -1,0 +1,1 @@
+"""Optimus learned optimizer, baselines, task suites and meta-training."""

@@ -1,0 +1,1 @@
+"""MuJoCo humanoid, simulation, differentiable rollouts, reconstruction loss and windowed optimization."""
