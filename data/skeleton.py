@@ -31,7 +31,9 @@ class Skeleton:
         object.__setattr__(self, "offsets", offsets)
         n = len(self.names)
         if len(self.parents) != n or offsets.shape != (n, 3):
-            raise ValueError(f"skeleton sizes disagree: {n} names, {len(self.parents)} parents, offsets {offsets.shape}")
+            raise ValueError(
+                f"skeleton sizes disagree: {n} names, {len(self.parents)} parents, offsets {offsets.shape}"
+            )
         if len(set(self.names)) != n:
             raise ValueError("skeleton joint names must be unique")
         if self.parents[0] != -1 or any(not (0 <= p < j) for j, p in enumerate(self.parents) if j > 0):

@@ -1,0 +1,64 @@
+"""A procedural walking motion on any canonical-topology skeleton: the demo's built-in input.
+
+The gait is driven by sinusoidal joint angles (hip, knee, ankle, arm swing, pelvis yaw) at a
+given cadence. The root's forward travel is integrated so that the stance foot (the lower ankle)
+does not slide, and the root height keeps the lowest foot point on the ground (z = 0), so the
+clip is physically plausible enough for a simulated humanoid to track.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .motion import Motion
+from .rotations import axis_angle_to_quat, identity_quat, quat_mul
+from .skeleton import CANONICAL, Skeleton
+
+#: clearance of the foot's sole below the ankle/toe joints, metres (joints sit inside the foot)
+SOLE_CLEARANCE = 0.02
+
+
+def walking_motion(duration_s: float = 3.0, fps: float = 30.0, cadence_hz: float = 0.9,
+                   skeleton: Skeleton = CANONICAL) -> Motion:
+    """A straight walk along +X.
+
+    Args:
+        duration_s: clip length in seconds.
+        fps: frames per second.
+        cadence_hz: gait cycles (two steps) per second.
+        skeleton: a skeleton with the canonical joint names.
+    """
+    if duration_s <= 0 or fps <= 0 or cadence_hz <= 0:
+        raise ValueError("duration_s, fps and cadence_hz must be positive")
+    t = np.arange(int(round(duration_s * fps))) / fps
+    phase = 2 * np.pi * cadence_hz * t
+    rot = identity_quat((len(t), skeleton.num_joints))
+
+    def set_rot(name, axis, angle, pre=None):
+        rv = np.zeros((len(t), 3))
+        rv[:, "xyz".index(axis)] = angle
+        q = axis_angle_to_quat(rv)
+        rot[:, skeleton.index(name)] = q if pre is None else quat_mul(q, pre)
+
+    for side, offset in (("left", 0.0), ("right", np.pi)):
+        p = phase + offset
+        # +Y rotation swings a hanging limb backwards (facing +X), so flexion is negative.
+        set_rot(f"{side}_hip", "y", -0.35 * np.sin(p) - 0.05)
+        set_rot(f"{side}_knee", "y", 0.55 * np.clip(np.sin(p + 1.2), 0, None) + 0.08)
+        set_rot(f"{side}_ankle", "y", -0.15 * np.sin(p - 0.6))
+        down = axis_angle_to_quat(np.array([-np.pi / 2 if side == "left" else np.pi / 2, 0.0, 0.0]))
+        set_rot(f"{side}_shoulder", "y", 0.3 * np.sin(p), pre=np.broadcast_to(down, (len(t), 4)))
+        set_rot(f"{side}_elbow", "z", (-0.25 if side == "left" else 0.25) * np.ones_like(t))  # forward flexion
+    set_rot("pelvis", "z", 0.08 * np.sin(phase))
+
+    rel = Motion(skeleton, fps, np.zeros((len(t), 3)), rot).positions()
+    feet = [skeleton.index(n) for n in ("left_ankle", "left_toe", "right_ankle", "right_toe")]
+    ankles = rel[:, [skeleton.index("left_ankle"), skeleton.index("right_ankle")]]
+    stance = np.argmin(ankles[:, :, 2], axis=1)
+    # Forward travel: undo the stance ankle's motion relative to the root, frame to frame.
+    stance_x = ankles[np.arange(len(t)), stance, 0]
+    prev_x = ankles[np.arange(len(t) - 1), stance[1:], 0]
+    root_x = np.concatenate([[0.0], np.cumsum(np.maximum(prev_x - stance_x[1:], 0.0))])
+    root_z = -rel[:, feet, 2].min(axis=1) + SOLE_CLEARANCE
+    root = np.stack([root_x, np.zeros_like(t), root_z], axis=1)
+    return Motion(skeleton, fps, root, rot)

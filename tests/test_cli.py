@@ -1,0 +1,44 @@
+import json
+import sys
+import types
+
+import pytest
+
+from phymo.app import bench, cli
+from phymo.data.errors import DataFormatError
+
+
+def test_help_lists_every_registered_command(capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    for name in cli.COMMANDS:
+        assert name in out
+
+
+def test_user_error_becomes_one_line_and_exit_2(monkeypatch, capsys):
+    fake = types.ModuleType("phymo_fake_cmd")
+    fake.add_arguments = lambda parser: None
+
+    def run(_args):
+        raise DataFormatError("clip.bvh: line 3: unknown channel 'Wrot'")
+
+    fake.run = run
+    monkeypatch.setitem(sys.modules, "phymo_fake_cmd", fake)
+    monkeypatch.setitem(cli.COMMANDS, "fake", ("phymo_fake_cmd", "raises a user error"))
+    assert cli.main(["fake"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["phymo fake: error: clip.bvh: line 3: unknown channel 'Wrot'"]
+
+
+def test_bench_table_and_json(tmp_path, monkeypatch, capsys):
+    rows = [{"task": "ackley", "dim": 2, "ms": 0.123456}, {"task": "levy", "dim": 10, "extra": "x"}]
+    monkeypatch.setitem(bench.BENCHMARKS, "fake", "tests.fake:run")
+    monkeypatch.setattr(bench.importlib, "import_module", lambda _m: type("M", (), {"run": lambda quick: rows}))
+    args = type("A", (), {"name": "fake", "json": tmp_path / "out" / "b.json", "quick": True})()
+    assert bench.run(args) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split() == ["task", "dim", "ms", "extra"]
+    assert out[2].split() == ["ackley", "2", "0.1235"]
+    assert json.loads((tmp_path / "out" / "b.json").read_text()) == rows

@@ -1,0 +1,87 @@
+import numpy as np
+import pytest
+import torch
+
+from phymo.data import CANONICAL, JOINT_MAPPINGS, Motion, Skeleton, forward_kinematics
+from phymo.data.rotations import axis_angle_to_quat, identity_quat, quat_normalize
+from phymo.data.skeleton import COCO_17, H36M_17
+
+
+def test_canonical_skeleton_is_plausible_adult():
+    assert CANONICAL.num_joints == 22
+    assert 1.6 < CANONICAL.height() < 1.8
+    rest = CANONICAL.rest_positions()
+    # left side is +Y, toes point forward (+X), head up
+    assert rest[CANONICAL.index("left_wrist"), 1] > 0.6
+    assert rest[CANONICAL.index("right_wrist"), 1] < -0.6
+    assert rest[CANONICAL.index("left_toe"), 0] > rest[CANONICAL.index("left_ankle"), 0]
+    assert set(CANONICAL.leaves) == {CANONICAL.index(n) for n in
+                                     ("head_top", "left_toe", "right_toe", "left_wrist", "right_wrist")}
+
+
+def test_skeleton_rejects_bad_topology():
+    with pytest.raises(ValueError, match="topologically"):
+        Skeleton(("a", "b"), (-1, 2), np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="unique"):
+        Skeleton(("a", "a"), (-1, 0), np.zeros((2, 3)))
+
+
+def test_mappings_name_real_joints_and_round_trip():
+    for mapping in JOINT_MAPPINGS.values():
+        idx = mapping.canonical_indices()
+        assert len(set(idx.tolist())) == len(idx), mapping.name
+        pts = np.random.default_rng(0).normal(size=(3, mapping.num_external, 2))
+        canon, conf = mapping.to_canonical(pts)
+        back = mapping.from_canonical(canon)
+        ext = mapping.external_indices()
+        assert np.allclose(back[:, ext], pts[:, ext])
+        assert conf.sum() == 3 * len(mapping.pairs)
+
+
+def test_h36m_mapping_is_the_expected_correspondence():
+    canon, _ = H36M_17.to_canonical(np.arange(17 * 3, dtype=float).reshape(1, 17, 3))
+    assert np.allclose(canon[0, CANONICAL.index("right_knee")], [6, 7, 8])  # H36M index 2 = RKnee
+    assert np.allclose(canon[0, CANONICAL.index("head_top")], [30, 31, 32])  # index 10 = Head
+    with pytest.raises(ValueError, match="expects 17"):
+        COCO_17.to_canonical(np.zeros((1, 16, 2)))
+
+
+def test_forward_kinematics_hand_computed():
+    sk = Skeleton(("root", "a", "b"), (-1, 0, 1), np.array([[0, 0, 0], [0, 0, 1.0], [1.0, 0, 0]]))
+    rot = identity_quat((1, 3))
+    rot[0, 0] = axis_angle_to_quat(np.array([0, 0, np.pi / 2]))  # root yaw 90 deg
+    rot[0, 1] = axis_angle_to_quat(np.array([0, -np.pi / 2, 0]))  # bend a: local x -> +z
+    pos = Motion(sk, 10.0, np.array([[1.0, 2.0, 3.0]]), rot).positions()[0]
+    assert np.allclose(pos, [[1, 2, 3], [1, 2, 4], [1, 2, 5]])
+
+
+def test_forward_kinematics_torch_matches_numpy_and_is_differentiable():
+    rng = np.random.default_rng(1)
+    rot = quat_normalize(rng.normal(size=(4, CANONICAL.num_joints, 4)))
+    root = rng.normal(size=(4, 3))
+    ref = Motion(CANONICAL, 30.0, root, rot).positions()
+    rot_t = torch.tensor(rot, requires_grad=True)
+    out = forward_kinematics(CANONICAL.parents, CANONICAL.offsets, torch.tensor(root), rot_t)
+    assert torch.allclose(out, torch.tensor(ref), atol=1e-12)
+    out.sum().backward()
+    assert torch.isfinite(rot_t.grad).all() and rot_t.grad.abs().sum() > 0
+
+
+def test_bone_lengths_preserved_under_any_pose():
+    rng = np.random.default_rng(2)
+    m = Motion(CANONICAL, 30.0, rng.normal(size=(5, 3)), quat_normalize(rng.normal(size=(5, 22, 4))))
+    pos = m.positions()
+    parents = np.array(CANONICAL.parents[1:])
+    lengths = np.linalg.norm(pos[:, 1:] - pos[:, parents], axis=-1)
+    assert np.allclose(lengths, CANONICAL.bone_lengths()[1:])
+
+
+def test_motion_validates_shapes_and_resamples():
+    with pytest.raises(ValueError, match="rotations"):
+        Motion(CANONICAL, 30.0, np.zeros((3, 3)), identity_quat((3, 5)))
+    t = np.arange(31) / 30.0
+    root = np.stack([t, 0 * t, 0 * t + 1], axis=1)
+    m = Motion(CANONICAL, 30.0, root, identity_quat((31, 22)))
+    r = m.resample(60.0)
+    assert r.num_frames == 61 and np.allclose(r.root_translation[1, 0], 1 / 60)
+    assert m.slice(0, None, 2).fps == 15.0
