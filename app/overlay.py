@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from phymo.data import Camera, Skeleton
+from phymo.data.export import atomic_target
 
 BONE_COLOR = (60, 200, 255)  # BGR
 JOINT_COLOR = (255, 255, 255)
@@ -89,22 +90,20 @@ def write_overlay_video(path: Path, frames: Iterable[np.ndarray], joints_world: 
         joints_world: ``(T, J, 3)`` world positions, metres; frames beyond ``T`` are not written.
         contacts: ``(T, len(foot_indices))`` booleans, per foot joint.
     """
-    path = Path(path)
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), float(fps), (camera.width, camera.height))
-    if not writer.isOpened():
-        raise OSError(f"{path}: OpenCV cannot open an MP4 writer here")
     written = 0
-    try:
-        for t, frame in enumerate(frames):
-            if t >= len(joints_world):
-                break
-            c = None if contacts is None else dict(zip(foot_indices, contacts[t], strict=True))
-            writer.write(draw_frame(np.ascontiguousarray(frame), joints_world[t], camera, skeleton, contacts=c))
-            written += 1
-    finally:
-        writer.release()
-    tmp.replace(path)
+    with atomic_target(path) as tmp:
+        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), float(fps), (camera.width, camera.height))
+        if not writer.isOpened():
+            raise OSError(f"{path}: OpenCV cannot open an MP4 writer here")
+        try:
+            for t, frame in enumerate(frames):
+                if t >= len(joints_world):
+                    break
+                c = None if contacts is None else dict(zip(foot_indices, contacts[t], strict=True))
+                writer.write(draw_frame(np.ascontiguousarray(frame), joints_world[t], camera, skeleton, contacts=c))
+                written += 1
+        finally:
+            writer.release()
     return written
 
 

@@ -1,0 +1,97 @@
+"""Motion export to NPZ (no pickle) and JSON, written atomically.
+
+Both files carry the same content: the motion in phymo's internal frame (Z up, metres), joint
+names and parents, per-frame world joint positions and local rotations (w-first quaternions), plus
+any named per-frame extras the caller adds (``qpos``, ``torques``, ``contacts``, 2D keypoints, ...)
+and the camera. ``units`` and ``up_axis`` are stored so other tools need not guess.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from .camera import Camera
+from .motion import Motion
+
+SCHEMA_VERSION = 1
+
+
+@contextmanager
+def atomic_target(path: Path):
+    """Yield a temporary path beside ``path``; on success rename it onto ``path``, else delete it.
+
+    Readers never see a half-written file, and an interrupted write leaves the old file intact.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> Path:
+    with atomic_target(path) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)
+
+
+def atomic_write_json(path: Path, obj) -> Path:
+    return atomic_write_bytes(path, (json.dumps(obj, indent=1, default=_json_default) + "\n").encode())
+
+
+def _json_default(o):
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"cannot serialise {type(o).__name__} to JSON")
+
+
+def motion_arrays(motion: Motion, camera: Camera | None = None, extras: Mapping[str, np.ndarray] | None = None,
+                  frame_offset: int = 0) -> dict[str, np.ndarray]:
+    """The export content as a flat dict of arrays (the NPZ keys; see the README's table)."""
+    out = {
+        "schema_version": np.array(SCHEMA_VERSION),
+        "fps": np.array(float(motion.fps)),
+        "frame_index": np.arange(motion.num_frames) + frame_offset,
+        "joint_names": np.array(motion.skeleton.names),
+        "parents": np.array(motion.skeleton.parents),
+        "offsets": motion.skeleton.offsets,
+        "root_translation": motion.root_translation,
+        "rotations": motion.rotations,
+        "positions": motion.positions(),
+        "units": np.array("m"),
+        "up_axis": np.array("z"),
+    }
+    if camera is not None:
+        out |= {"camera_K": camera.K, "camera_R": camera.R, "camera_t": camera.t,
+                "image_size": np.array([camera.width, camera.height])}
+    for k, v in (extras or {}).items():
+        if k in out:
+            raise ValueError(f"extra {k!r} would overwrite a standard export key")
+        out[k] = np.asarray(v)
+    return out
+
+
+def save_npz(path: Path, arrays: Mapping[str, np.ndarray]) -> Path:
+    """Write arrays to a compressed, pickle-free ``.npz`` atomically."""
+    with atomic_target(path) as tmp:
+        np.savez_compressed(tmp, **{k: np.asarray(v) for k, v in arrays.items()})
+    return Path(path)
+
+
+def save_json(path: Path, arrays: Mapping[str, np.ndarray], meta: Mapping | None = None) -> Path:
+    """The same content as JSON (arrays as nested lists) for web tools, plus ``meta``."""
+    return atomic_write_json(path, {**{k: np.asarray(v) for k, v in arrays.items()}, "meta": dict(meta or {})})

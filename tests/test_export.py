@@ -1,0 +1,29 @@
+import json
+
+import numpy as np
+import pytest
+
+from phymo.data import Camera
+from phymo.data.export import motion_arrays, save_json, save_npz
+from phymo.data.gait import walking_motion
+
+
+def test_npz_and_json_round_trip_without_pickle(tmp_path):
+    motion = walking_motion(duration_s=0.5, fps=20.0)
+    cam = Camera.from_fov(320, 240).looking_at((0, -4, 1), (0, 0, 1))
+    arrays = motion_arrays(motion, cam, extras={"contacts": np.ones((motion.num_frames, 4), bool)}, frame_offset=7)
+    save_npz(tmp_path / "m.npz", arrays)
+    save_json(tmp_path / "m.json", arrays, meta={"source": "test"})
+    with np.load(tmp_path / "m.npz", allow_pickle=False) as z:
+        assert np.allclose(z["positions"], motion.positions())
+        assert list(z["joint_names"]) == list(motion.skeleton.names)
+        assert z["frame_index"][0] == 7 and float(z["fps"]) == 20.0 and str(z["up_axis"]) == "z"
+        assert z["contacts"].dtype == bool
+    j = json.loads((tmp_path / "m.json").read_text())
+    assert np.allclose(j["rotations"], motion.rotations) and j["meta"] == {"source": "test"}
+    assert not list(tmp_path.glob(".*"))
+
+
+def test_extras_cannot_shadow_standard_keys():
+    with pytest.raises(ValueError, match="overwrite"):
+        motion_arrays(walking_motion(0.2), extras={"fps": np.array(1.0)})
