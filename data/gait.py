@@ -1,7 +1,7 @@
 """A procedural walking motion on any canonical-topology skeleton: the demo's built-in input.
 
 The gait is driven by sinusoidal joint angles (hip, knee, ankle, arm swing, pelvis yaw) at a
-given cadence. The root's forward travel is integrated so that the stance foot (the lower ankle)
+given cadence. The root's forward travel is integrated so that the foot joint in contact (the lowest)
 does not slide, and the root height keeps the lowest foot point on the ground (z = 0), so the
 clip is physically plausible enough for a simulated humanoid to track.
 """
@@ -44,7 +44,7 @@ def walking_motion(duration_s: float = 3.0, fps: float = 30.0, cadence_hz: float
         p = phase + offset
         # +Y rotation swings a hanging limb backwards (facing +X), so flexion is negative.
         set_rot(f"{side}_hip", "y", -0.35 * np.sin(p) - 0.05)
-        set_rot(f"{side}_knee", "y", 0.55 * np.clip(np.sin(p + 1.2), 0, None) + 0.08)
+        set_rot(f"{side}_knee", "y", 1.1 * np.clip(np.sin(p + 1.5), 0, None) + 0.08)
         set_rot(f"{side}_ankle", "y", -0.15 * np.sin(p - 0.6))
         down = axis_angle_to_quat(np.array([-np.pi / 2 if side == "left" else np.pi / 2, 0.0, 0.0]))
         set_rot(f"{side}_shoulder", "y", 0.3 * np.sin(p), pre=np.broadcast_to(down, (len(t), 4)))
@@ -53,12 +53,12 @@ def walking_motion(duration_s: float = 3.0, fps: float = 30.0, cadence_hz: float
 
     rel = Motion(skeleton, fps, np.zeros((len(t), 3)), rot).positions()
     feet = [skeleton.index(n) for n in ("left_ankle", "left_toe", "right_ankle", "right_toe")]
-    ankles = rel[:, [skeleton.index("left_ankle"), skeleton.index("right_ankle")]]
-    stance = np.argmin(ankles[:, :, 2], axis=1)
-    # Forward travel: undo the stance ankle's motion relative to the root, frame to frame.
-    stance_x = ankles[np.arange(len(t)), stance, 0]
-    prev_x = ankles[np.arange(len(t) - 1), stance[1:], 0]
-    root_x = np.concatenate([[0.0], np.cumsum(np.maximum(prev_x - stance_x[1:], 0.0))])
+    # Forward travel pins the lowest foot joint (heel strike, flat foot or toe-off) to the ground:
+    # the root moves by the opposite of that joint's motion relative to the root.
+    contact = np.array(feet)[np.argmin(rel[:, feet, 2], axis=1)]
+    frames = np.arange(1, len(t))
+    step = rel[frames - 1, contact[1:], 0] - rel[frames, contact[1:], 0]
+    root_x = np.concatenate([[0.0], np.cumsum(np.maximum(step, 0.0))])
     root_z = -rel[:, feet, 2].min(axis=1) + SOLE_CLEARANCE
     root = np.stack([root_x, np.zeros_like(t), root_z], axis=1)
     return Motion(skeleton, fps, root, rot)

@@ -1,0 +1,131 @@
+import numpy as np
+import pytest
+
+from phymo.data import metrics
+from phymo.data.rotations import axis_angle_to_quat, quat_to_matrix
+
+
+def _pose(rng, t=5, j=17):
+    return rng.normal(size=(t, j, 3))
+
+
+def test_offset_of_10mm_gives_10mm_global_and_0_root_aligned():
+    gt = _pose(np.random.default_rng(0))
+    pred = gt + np.array([0.006, 0.0, 0.008])  # 10 mm
+    assert metrics.mpjpe_global(pred, gt) * 1000 == pytest.approx(10.0)
+    assert metrics.mpjpe(pred, gt) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_mpjpe_one_joint_off():
+    gt = np.zeros((2, 4, 3))
+    pred = gt.copy()
+    pred[:, 3] = [0.0, 0.04, 0.0]  # one joint of four off by 40 mm -> 10 mm mean
+    assert metrics.mpjpe(pred, gt) == pytest.approx(0.010)
+    np.testing.assert_allclose(metrics.mpjpe(pred, gt, per_frame=True), [0.010, 0.010])
+    pred[:, 0] = [0.0, 0.04, 0.0]  # root off too: after alignment joints 1 and 2 are 40 mm off, 3 is exact
+    assert metrics.mpjpe(pred, gt) == pytest.approx(0.02)
+
+
+def test_pa_mpjpe_of_similarity_copy_is_zero_but_not_of_reflection():
+    rng = np.random.default_rng(1)
+    gt = _pose(rng)
+    rot = quat_to_matrix(axis_angle_to_quat(rng.normal(size=(5, 3))))
+    pred = 1.7 * np.einsum("tij,tkj->tki", rot, gt) + rng.normal(size=(5, 1, 3))
+    assert metrics.mpjpe(pred, gt) > 0.1
+    assert metrics.pa_mpjpe(pred, gt) == pytest.approx(0.0, abs=1e-9)
+    mirrored = gt * np.array([-1.0, 1.0, 1.0])
+    assert metrics.pa_mpjpe(mirrored, gt) > 0.05
+
+
+def test_pa_mpjpe_hand_computed():
+    # Square vs. a square with one corner pushed out: alignment cannot remove the distortion.
+    gt = np.array([[[1.0, 0, 0], [0, 1, 0], [-1, 0, 0], [0, -1, 0]]])
+    pred = gt.copy()
+    pred[0, 0, 0] = 2.0
+    aligned = metrics.procrustes_align(pred, gt)
+    # symmetric about the x axis, so the rotation is the identity; centroid shift and scale are closed form
+    p = pred[0] - pred[0].mean(0)
+    g = gt[0] - gt[0].mean(0)
+    s = (p * g).sum() / (p * p).sum()
+    np.testing.assert_allclose(aligned[0], s * p + gt[0].mean(0), atol=1e-12)
+    # Procrustes minimises the squared error, so the aligned sum of squares is no larger
+    assert ((aligned - gt) ** 2).sum() < ((pred - gt) ** 2).sum()
+
+
+def test_reprojection_error_ignores_invisible():
+    gt = np.zeros((1, 3, 2))
+    pred = np.array([[[3.0, 4.0], [0.0, 0.0], [100.0, 0.0]]])
+    assert metrics.reprojection_error_px(pred, gt, np.array([[1.0, 1.0, 0.0]])) == pytest.approx(2.5)
+    assert metrics.reprojection_error_px(pred, gt) == pytest.approx(35.0)
+    assert np.isnan(metrics.reprojection_error_px(pred, gt, np.zeros((1, 3))))
+
+
+def test_acceleration_error_of_quadratic():
+    t = np.arange(10, dtype=float)
+    gt = np.zeros((10, 2, 3))
+    pred = gt.copy()
+    pred[:, :, 0] = 0.5 * 0.004 * t[:, None] ** 2  # constant acceleration 4 mm/frame^2
+    assert metrics.acceleration_error(pred, gt) == pytest.approx(0.004)
+    assert metrics.acceleration_error(pred, gt, fps=50) == pytest.approx(0.004 * 2500)
+    assert metrics.acceleration_error(pred + 0.3 * t[:, None, None], gt + 0.1) == pytest.approx(0.004)
+
+
+def test_jitter_of_constant_acceleration():
+    t = np.arange(6, dtype=float) / 25.0
+    pos = np.zeros((6, 3, 3))
+    pos[:, :, 2] = -0.5 * 9.81 * t[:, None] ** 2  # free fall
+    assert metrics.jitter(pos, 25.0) == pytest.approx(9.81)
+    assert metrics.jitter(pos + 0.7 * t[:, None, None], 25.0) == pytest.approx(9.81)  # constant velocity adds 0
+
+
+def test_foot_skating_hand_made():
+    fps = 10.0
+    pos = np.zeros((5, 2, 3))
+    # foot 0 on the ground sliding 5 cm/frame (0.5 m/s) in frames 0..2, then lifted
+    pos[:, 0, 0] = [0.0, 0.05, 0.10, 0.10, 0.10]
+    pos[:, 0, 2] = [0.0, 0.0, 0.0, 0.3, 0.3]
+    # foot 1 planted, 1 cm/frame creep (0.1 m/s, below threshold)
+    pos[:, 1, 1] = [0.0, 0.01, 0.02, 0.03, 0.04]
+    pos[:, 1, 2] = 0.02
+    res = metrics.foot_skating(pos, fps, [0, 1], contact_height=0.05, speed_threshold=0.2)
+    assert res.skating_ratio == pytest.approx(2 / 4)  # transitions 0->1 and 1->2
+    # contact pairs: foot0 two transitions at 0.5 m/s, foot1 four at 0.1 m/s
+    assert res.mean_slide_speed == pytest.approx((2 * 0.5 + 4 * 0.1) / 6)
+    assert res.contact_ratio == pytest.approx(6 / 8)
+    lifted = metrics.foot_skating(pos, fps, [0, 1], contact_height=0.01)
+    assert lifted.skating_ratio == pytest.approx(2 / 4) and lifted.contact_ratio == pytest.approx(2 / 8)
+    assert metrics.foot_skating(pos, fps, [0, 1], contact_height=(0.05, 0.01)).contact_ratio == pytest.approx(2 / 8)
+
+
+def test_penetration_hand_made():
+    pos = np.zeros((4, 3, 3))
+    pos[:, :, 2] = 0.5
+    pos[1, 0, 2] = -0.02
+    pos[1, 2, 2] = -0.04
+    pos[3, 1, 2] = -0.01
+    res = metrics.penetration(pos)
+    assert res.max_depth == pytest.approx(0.04)
+    assert res.mean_depth == pytest.approx((0.04 + 0.01) / 4)
+    assert res.frame_ratio == pytest.approx(0.5)
+    only0 = metrics.penetration(pos, [0])
+    assert (only0.max_depth, only0.frame_ratio) == pytest.approx((0.02, 0.25))
+    assert metrics.penetration(pos, ground_z=-1.0).max_depth == 0.0
+
+
+def test_protocol_by_action_pools_frames_then_averages_actions():
+    res = metrics.protocol_by_action([
+        ("Walking", np.array([1.0, 1.0, 1.0])),
+        ("Walking", np.array([5.0])),
+        ("Eating", np.array([10.0, 20.0])),
+    ])
+    assert res.per_action == {"Eating": 15.0, "Walking": 2.0}
+    assert res.mean == pytest.approx(8.5)
+    with pytest.raises(ValueError):
+        metrics.protocol_by_action([])
+
+
+def test_shape_mismatch_raises():
+    with pytest.raises(ValueError, match="shapes differ"):
+        metrics.mpjpe(np.zeros((2, 3, 3)), np.zeros((2, 4, 3)))
+    with pytest.raises(ValueError, match="3 frames"):
+        metrics.acceleration_error(np.zeros((2, 3, 3)), np.zeros((2, 3, 3)))
