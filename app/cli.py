@@ -18,6 +18,7 @@ from phymo.data.errors import PhymoError
 #: sub-command name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("phymo.app.bench", "run a benchmark, print its table and write JSON"),
+    "retarget": ("phymo.app.cmd_retarget", "retarget a mocap BVH clip to the canonical skeleton"),
 }
 
 

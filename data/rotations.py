@@ -220,7 +220,8 @@ def euler_to_quat(angles, order: str = "ZXY"):
 def quat_to_euler(q, order: str = "ZXY"):
     """Intrinsic Euler angles ``(..., 3)`` in radians for ``order`` (inverse of :func:`euler_to_quat`).
 
-    Works for all 12 orders (Tait-Bryan and proper); at gimbal lock the third angle is set to 0.
+    Tait-Bryan orders only (three distinct axes, as BVH uses). At gimbal lock (middle angle ±90°) the
+    split between the first and third angle is not unique; any returned pair reproduces the rotation.
     """
     order = _check_order(order)
     m = quat_to_matrix(q)

@@ -74,7 +74,7 @@ class Skeleton:
         return self.with_offsets(self.offsets * factor)
 
     def height(self) -> float:
-        """Standing height in the rest pose: head top to the lowest joint, plus a sole allowance."""
+        """Rest-pose extent along Z from the lowest to the highest joint (head top to toe), metres."""
         z = self.rest_positions()[:, 2]
         return float(z.max() - z.min())
 
