@@ -12,7 +12,9 @@ import json
 from pathlib import Path
 
 #: benchmark name -> "module:function"
-BENCHMARKS: dict[str, str] = {}
+BENCHMARKS: dict[str, str] = {
+    "physics": "phymo.physics.benchmark:run",
+}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

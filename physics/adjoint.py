@@ -1,0 +1,192 @@
+"""Differentiable rollouts: a torch autograd Function with an adjoint backward over MuJoCo FD Jacobians.
+
+State ``s_t = (qpos_t, qvel_t)`` in MuJoCo's tangent convention (``2 nv`` numbers; the free joint's
+quaternion perturbed through ``mj_integratePos``). Forward: roll out ``N = (F-1) * substeps`` steps
+from the initial state with per-step controls ``W @ knots`` and return the skeleton-joint site
+positions at every frame. Backward (loss ``L = sum_f l_f(p_f)``):
+
+    lam_N = dl/ds_N,   lam_t = dl/ds_t + A_t^T lam_{t+1},   dL/du_t = B_t^T lam_{t+1},
+    dL/dknots = W^T dL/du,   dL/ds_0 = lam_0,
+
+with ``(A_t, B_t)`` from ``mujoco.mjd_transitionFD`` computed for all steps in parallel threads (one
+MjData per thread; the bindings release the GIL) and ``dl/ds`` from site Jacobians (``mj_jacSite``).
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import mujoco
+import numpy as np
+import torch
+
+from .body import Body
+from .simulate import knot_matrix, rollout
+
+
+def default_threads() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+
+class Simulator:
+    """A window's simulation problem: the body, its time grid and worker threads.
+
+    Args:
+        body: the compiled humanoid (its model's timestep is set here from ``fps`` and ``substeps``).
+        num_frames: frames in the window (``F``).
+        fps: video frame rate.
+        substeps: simulation steps per frame.
+        knot_every: frames per control knot.
+        interp: knot interpolation, "linear" or "hold" (see :func:`~phymo.physics.simulate.knot_matrix`).
+        threads: Jacobian worker threads (default: CPUs available).
+        eps: finite-difference step for ``mjd_transitionFD``.
+        centered: centred (True) or forward (False) differences for the transition Jacobians.
+        reuse_tol: reuse the previous backward's Jacobians when no state moved more than this
+            (max abs over the trajectory, tangent units); 0 disables reuse.
+    """
+
+    def __init__(self, body: Body, num_frames: int, fps: float, substeps: int = 7, knot_every: int = 1,
+                 interp: str = "linear", threads: int | None = None, eps: float = 1e-6, centered: bool = False,
+                 reuse_tol: float = 0.0):
+        self.body = body
+        self.model = body.model
+        self.model.opt.timestep = 1.0 / (fps * substeps)
+        self.num_frames, self.fps, self.substeps = num_frames, fps, substeps
+        self.W = knot_matrix(num_frames, substeps, knot_every, interp)
+        self.interp = interp
+        self.knot_every = knot_every
+        self.threads = threads or default_threads()
+        self.eps, self.centered, self.reuse_tol = eps, centered, reuse_tol
+        self._datas = [mujoco.MjData(self.model) for _ in range(self.threads)]
+        self._pool = ThreadPoolExecutor(self.threads) if self.threads > 1 else None
+        self._cache: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None  # qpos, qvel, A, B
+        self.last: dict = {}
+
+    @property
+    def num_steps(self) -> int:
+        return self.W.shape[0]
+
+    @property
+    def num_knots(self) -> int:
+        return self.W.shape[1]
+
+    def initial_qpos(self, qpos_ref: np.ndarray, dq: np.ndarray) -> np.ndarray:
+        q = np.array(qpos_ref, dtype=np.float64)
+        mujoco.mj_integratePos(self.model, q, np.asarray(dq, dtype=np.float64), 1.0)
+        return q
+
+    def run(self, qpos_ref: np.ndarray, x0: np.ndarray, knots: np.ndarray) -> np.ndarray:
+        """Roll out from ``x0 = (dq (nv), qvel (nv))`` around ``qpos_ref``; returns ``(F, J, 3)`` site positions.
+
+        Stores the trajectory for :meth:`gradient`. Raises ``SimulationDiverged``.
+        """
+        nv = self.model.nv
+        ctrl = self.W @ knots
+        qpos, qvel = rollout(self.model, self._datas[0], self.initial_qpos(qpos_ref, x0[:nv]), x0[nv:], ctrl)
+        self.last = {"qpos": qpos, "qvel": qvel, "ctrl": ctrl}
+        return self.frame_positions(qpos)
+
+    def frame_positions(self, qpos: np.ndarray) -> np.ndarray:
+        d = self._datas[0]
+        out = np.empty((self.num_frames, self.body.skeleton.num_joints, 3))
+        for f in range(self.num_frames):
+            d.qpos[:] = qpos[f * self.substeps]
+            mujoco.mj_kinematics(self.model, d)
+            out[f] = d.site_xpos[self.body.site_ids]
+        return out
+
+    def _parallel(self, fn, n: int) -> None:
+        chunks = [(i, range(i * n // self.threads, (i + 1) * n // self.threads)) for i in range(self.threads)]
+        if self._pool is None:
+            for c in chunks:
+                fn(*c)
+        else:
+            list(self._pool.map(lambda c: fn(*c), chunks))
+
+    def transition_jacobians(self, qpos, qvel, ctrl) -> tuple[np.ndarray, np.ndarray]:
+        """``A (N, 2nv, 2nv)``, ``B (N, 2nv, nu)`` at every step of a trajectory, in parallel threads."""
+        m, n = self.model, ctrl.shape[0]
+        A = np.zeros((n, 2 * m.nv + m.na, 2 * m.nv + m.na))
+        B = np.zeros((n, 2 * m.nv + m.na, m.nu))
+
+        def work(i, steps):
+            d = self._datas[i]
+            for t in steps:
+                d.qpos[:], d.qvel[:], d.ctrl[:] = qpos[t], qvel[t], ctrl[t]
+                mujoco.mjd_transitionFD(m, d, self.eps, self.centered, A[t], B[t], None, None)
+
+        self._parallel(work, n)
+        return A, B
+
+    def site_jacobians(self, qpos: np.ndarray) -> np.ndarray:
+        """``(F, J, 3, nv)`` site position Jacobians w.r.t. the tangent of ``qpos`` at every frame."""
+        m, sites = self.model, self.body.site_ids
+        out = np.zeros((self.num_frames, len(sites), 3, m.nv))
+        d = self._datas[0]
+        for f in range(self.num_frames):
+            d.qpos[:] = qpos[f * self.substeps]
+            mujoco.mj_kinematics(m, d)
+            mujoco.mj_comPos(m, d)
+            for k, s in enumerate(sites):
+                mujoco.mj_jacSite(m, d, out[f, k], None, int(s))
+        return out
+
+    def gradient(self, grad_pos: np.ndarray, trajectory: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Adjoint pass: ``dL/dpos (F, J, 3)`` -> ``(dL/dx0 (2nv), dL/dknots (K, nu))``.
+
+        ``trajectory`` is a :meth:`run`'s stored ``{"qpos", "qvel", "ctrl"}`` (default: the last run's).
+        """
+        traj = self.last if trajectory is None else trajectory
+        qpos, qvel, ctrl = traj["qpos"], traj["qvel"], traj["ctrl"]
+        nv, S = self.model.nv, self.substeps
+        c = self._cache
+        if (c is not None and self.reuse_tol > 0 and c[0].shape == qpos.shape
+                and max(np.abs(c[0] - qpos).max(), np.abs(c[1] - qvel).max()) <= self.reuse_tol):
+            A, B = c[2], c[3]
+            traj["reused"] = True
+        else:
+            A, B = self.transition_jacobians(qpos, qvel, ctrl)
+            self._cache = (qpos, qvel, A, B)
+            traj["reused"] = False
+        Js = self.site_jacobians(qpos)
+        g_frame = np.einsum("fjcv,fjc->fv", Js, grad_pos)  # (F, nv) dl/dq per frame
+        n = ctrl.shape[0]
+        lam = np.zeros(2 * nv + self.model.na)
+        lam[:nv] = g_frame[-1]
+        grad_u = np.zeros_like(ctrl)
+        for t in range(n - 1, -1, -1):
+            grad_u[t] = B[t].T @ lam
+            lam = A[t].T @ lam
+            if t % S == 0:
+                lam[:nv] += g_frame[t // S]
+        return lam, self.W.T @ grad_u
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+
+
+class _RolloutFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x0, knots, sim, qpos_ref):
+        pos = sim.run(qpos_ref, x0.detach().cpu().numpy(), knots.detach().cpu().numpy())
+        ctx.sim, ctx.trajectory = sim, dict(sim.last)
+        return torch.as_tensor(pos, dtype=torch.float64)
+
+    @staticmethod
+    def backward(ctx, grad_pos):
+        gx, gk = ctx.sim.gradient(grad_pos.detach().cpu().numpy().astype(np.float64), ctx.trajectory)
+        return torch.as_tensor(gx), torch.as_tensor(gk), None, None
+
+
+def simulate(sim: Simulator, qpos_ref: np.ndarray, x0: torch.Tensor, knots: torch.Tensor) -> torch.Tensor:
+    """Differentiable rollout: ``(F, J, 3)`` simulated joint positions (metres, world).
+
+    Args:
+        qpos_ref: ``(nq,)`` reference initial configuration.
+        x0: ``(2 nv,)`` initial state as tangent offset from ``qpos_ref`` and velocity.
+        knots: ``(K, nu)`` control knots (``ctrl`` units, [-1, 1] times the actuator gear).
+    """
+    return _RolloutFunction.apply(x0, knots, sim, qpos_ref)

@@ -1,0 +1,109 @@
+"""DiffPhy-style reconstruction loss of one window, in torch (float64)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from phymo.data.camera import Camera
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    """Weights of the window loss terms (each term is a mean, so weights are comparable across windows).
+
+    Attributes:
+        reproj: confidence-weighted Geman-McClure 2D reprojection error (dimensionless, in [0, 1)).
+        reproj_sigma_px: robust scale of the reprojection error, pixels.
+        kin_global: squared distance to the kinematic 3D estimate, world frame, per m^2.
+        kin_relative: the same after subtracting the root (pelvis) position, per m^2.
+        torque: mean squared normalized joint controls (torque / limit).
+        residual: mean squared normalized residual root force/torque (force / residual limit).
+        skating: squared horizontal foot speed (m/s)^2 weighted by a soft contact indicator.
+        contact_height: height (m) above its standing height at which a foot joint stops counting as in contact.
+        penetration: squared depth (m^2) of any joint below the ground plane z = 0.
+        smooth_ctrl: squared second difference of the control knots.
+        smooth_pos: squared joint acceleration, (m/s^2)^2.
+    """
+
+    reproj: float = 10.0
+    reproj_sigma_px: float = 20.0
+    kin_global: float = 30.0
+    kin_relative: float = 30.0
+    torque: float = 1e-3
+    residual: float = 1e-1
+    skating: float = 1.0
+    contact_height: float = 0.03
+    penetration: float = 1e4
+    smooth_ctrl: float = 1e-2
+    smooth_pos: float = 1e-5
+
+
+@dataclass
+class WindowTargets:
+    """What a window's loss compares against (torch float64 tensors).
+
+    Attributes:
+        keypoints_2d: ``(F, J, 2)`` pixels (finite; missing ones have confidence 0).
+        confidence: ``(F, J)`` in [0, 1].
+        kinematic: ``(F, J, 3)`` kinematic joint positions, world, metres.
+        camera: the pinhole camera.
+        fps: frames per second.
+        foot_joints: indices of the foot joints (ankles, toes).
+        foot_heights: ``(len(foot_joints),)`` each foot joint's height above the ground when standing, m.
+        num_joint_ctrl: the first controls are joint torques, the rest residual root actuators.
+    """
+
+    keypoints_2d: torch.Tensor
+    confidence: torch.Tensor
+    kinematic: torch.Tensor
+    camera: Camera
+    fps: float
+    foot_joints: list[int]
+    num_joint_ctrl: int
+    foot_heights: torch.Tensor | None = None
+
+    @classmethod
+    def from_arrays(cls, keypoints_2d, confidence, kinematic, camera, fps, foot_joints, num_joint_ctrl,
+                    foot_heights=None):
+        t = lambda a: torch.as_tensor(np.asarray(a, dtype=np.float64))  # noqa: E731
+        return cls(t(keypoints_2d), t(confidence), t(kinematic), camera, fps, list(foot_joints), num_joint_ctrl,
+                   None if foot_heights is None else t(foot_heights))
+
+
+def loss_terms(pos: torch.Tensor, knots: torch.Tensor, targets: WindowTargets,
+               w: LossWeights) -> dict[str, torch.Tensor]:
+    """Unweighted loss terms for simulated positions ``pos (F, J, 3)`` and control knots ``(K, nu)``."""
+    uv = targets.camera.project(pos)
+    r2 = ((uv - targets.keypoints_2d) ** 2).sum(-1) / w.reproj_sigma_px ** 2
+    conf = targets.confidence
+    reproj = (conf * r2 / (1.0 + r2)).sum() / conf.sum().clamp(min=1e-9)
+    kin = targets.kinematic
+    kin_global = ((pos - kin) ** 2).sum(-1).mean()
+    kin_relative = (((pos - pos[:, :1]) - (kin - kin[:, :1])) ** 2).sum(-1).mean()
+    nj = targets.num_joint_ctrl
+    torque = (knots[:, :nj] ** 2).mean()
+    residual = (knots[:, nj:] ** 2).mean() if knots.shape[1] > nj else knots.new_zeros(())
+    feet = pos[:, targets.foot_joints]
+    rest = targets.foot_heights if targets.foot_heights is not None else feet.new_zeros(feet.shape[1])
+    contact = torch.sigmoid((rest + w.contact_height - feet[:-1, :, 2]) / 0.01).detach()
+    vel = (feet[1:, :, :2] - feet[:-1, :, :2]) * targets.fps
+    skating = (contact * (vel ** 2).sum(-1)).mean() if pos.shape[0] > 1 else pos.new_zeros(())
+    penetration = (torch.relu(-pos[..., 2]) ** 2).mean()
+    smooth_ctrl = (((knots[2:] - 2 * knots[1:-1] + knots[:-2]) ** 2).mean() if knots.shape[0] > 2
+                   else knots.new_zeros(()))
+    acc = (pos[2:] - 2 * pos[1:-1] + pos[:-2]) * targets.fps ** 2
+    smooth_pos = (acc ** 2).sum(-1).mean() if pos.shape[0] > 2 else pos.new_zeros(())
+    return {"reproj": reproj, "kin_global": kin_global, "kin_relative": kin_relative, "torque": torque,
+            "residual": residual, "skating": skating, "penetration": penetration, "smooth_ctrl": smooth_ctrl,
+            "smooth_pos": smooth_pos}
+
+
+def window_loss(pos: torch.Tensor, knots: torch.Tensor, targets: WindowTargets,
+                w: LossWeights = LossWeights()) -> tuple[torch.Tensor, dict[str, float]]:
+    """Weighted total loss and the unweighted terms as floats (for logging)."""
+    terms = loss_terms(pos, knots, targets, w)
+    total = sum(getattr(w, k) * v for k, v in terms.items())
+    return total, {k: float(v.detach()) for k, v in terms.items()}

@@ -1,0 +1,403 @@
+"""Windowed physics reconstruction: init by computed-torque tracking, optimize, cache, resume, fall back.
+
+A sequence is cut into overlapping windows. Each window starts from the previous window's simulated
+state (or the kinematic estimate for the first window or after a fallback), gets control knots from
+a computed-torque tracking pass of the (smoothed) kinematic estimate (so the first rollout already
+tracks it), and then optimizes the knots on :func:`phymo.physics.loss.window_loss` with any
+:class:`Optimizer`. Finished windows are saved as ``window_XXXX.npz`` in ``cache_dir/<config hash>``;
+a rerun loads them instead of recomputing. A window with NaN input, no confident keypoint or a
+diverging simulation is logged and replaced by the kinematic estimate.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import mujoco
+import numpy as np
+import torch
+
+from phymo.data.motion import Motion
+from phymo.data.observations import Observations
+
+from .adjoint import Simulator, simulate
+from .body import Body, BodyConfig, build_body, motion_to_qpos, qpos_to_motion, qpos_to_qvel, site_positions
+from .loss import LossWeights, WindowTargets, window_loss
+from .simulate import SimulationDiverged, check_state, knot_frames
+
+log = logging.getLogger(__name__)
+
+
+class Optimizer(Protocol):
+    """What reconstruction needs of an optimizer: ``torch.optim`` style ``step(closure)`` over one tensor.
+
+    ``closure()`` zeroes the gradient, evaluates the loss, back-propagates and returns the loss.
+    ``torch.optim.Adam([x])`` and ``torch.optim.LBFGS([x])`` satisfy it; so can a learned optimizer.
+    """
+
+    def step(self, closure: Callable[[], torch.Tensor]) -> Any: ...
+
+
+OptimizerFactory = Callable[[torch.Tensor], Optimizer]
+
+
+def adam(lr: float = 1e-3) -> OptimizerFactory:
+    """Adam over the knots (``lr`` in normalized control units): the default."""
+    return lambda x: torch.optim.Adam([x], lr=lr)
+
+
+def lbfgs(max_iter: int = 4) -> OptimizerFactory:
+    """L-BFGS with a strong-Wolfe line search, ``max_iter`` inner iterations per ``step``."""
+    return lambda x: torch.optim.LBFGS([x], lr=1.0, max_iter=max_iter, line_search_fn="strong_wolfe")
+
+
+@dataclass(frozen=True)
+class ReconstructConfig:
+    """Windowing, time discretization, initialization and optimization settings.
+
+    Attributes:
+        window: frames per window; overlap: frames shared by consecutive windows.
+        substeps: simulation steps per frame; knot_every: frames per control knot;
+        interp: knot interpolation ("linear" or "hold").
+        iterations: optimizer ``step`` calls per window; lr: learning rate of the default Adam.
+        tracking_pole: closed-loop pole of the initialization's computed-torque tracking
+            (gains from :func:`tracking_gains` for the knot interval; 0 is deadbeat);
+        contact_iterations: fixed-point passes per interval for the tracking pass's contact forces.
+        max_deviation: a window whose simulated joints are farther than this (mean, metres) from the
+            kinematic estimate is treated as failed (fell, lost tracking) and falls back.
+        smooth_sigma: Gaussian smoothing (frames) of the kinematic reference for the initialization.
+        ground_snap: ground the reference's root height where the lowest sole is within this many
+            metres of z = 0 (0: off); see :func:`ground_root_height`.
+        threads: Jacobian threads (None: all available CPUs).
+        reuse_tol: reuse the previous iteration's transition Jacobians when no state moved more than
+            this (tangent units; 0: never) -- see :class:`~phymo.physics.adjoint.Simulator`.
+        body: the humanoid; weights: loss weights.
+    """
+
+    window: int = 15
+    overlap: int = 3
+    substeps: int = 7
+    knot_every: int = 1
+    interp: str = "hold"
+    iterations: int = 6
+    lr: float = 1e-3
+    tracking_pole: float = 0.6
+    contact_iterations: int = 1
+    max_deviation: float = 0.12
+    reuse_tol: float = 0.0
+    smooth_sigma: float = 1.5
+    ground_snap: float = 0.0
+    threads: int | None = None
+    body: BodyConfig = BodyConfig()
+    weights: LossWeights = LossWeights()
+
+    def key(self) -> str:
+        d = dataclasses.asdict(self)
+        d.pop("threads")
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+
+@dataclass
+class Reconstruction:
+    """Result: the physics motion and per-frame simulation state, plus one record per window."""
+
+    motion: Motion
+    qpos: np.ndarray  # (T, nq)
+    qvel: np.ndarray  # (T, nv)
+    windows: list[dict] = field(default_factory=list)
+
+
+def window_starts(num_frames: int, window: int, overlap: int) -> list[int]:
+    if not 0 <= overlap < window:
+        raise ValueError(f"need 0 <= overlap < window, got overlap={overlap}, window={window}")
+    if num_frames <= window:
+        return [0]
+    step = window - overlap
+    starts = list(range(0, num_frames - window, step))
+    return starts + [max(num_frames - window, starts[-1] + 1)] if starts[-1] + window < num_frames else starts
+
+
+def _smooth(x: np.ndarray, sigma: float) -> np.ndarray:
+    if sigma <= 0 or len(x) < 3:
+        return x.copy()
+    r = int(np.ceil(3 * sigma))
+    k = np.exp(-0.5 * (np.arange(-r, r + 1) / sigma) ** 2)
+    k /= k.sum()
+    pad = np.pad(x, [(r, r)] + [(0, 0)] * (x.ndim - 1), mode="edge")
+    return np.stack([np.convolve(pad[:, i], k, mode="valid") for i in range(x.shape[1])], axis=1)
+
+
+def ground_root_height(body: Body, qpos: np.ndarray, snap: float) -> np.ndarray:
+    """Root heights of ``qpos (T, nq)`` shifted so the lowest sole touches z = 0 where it is within ``snap`` m.
+
+    A kinematic estimate floats or sinks by its root error; a walking body always has a foot down.
+    Frames whose lowest sole is farther than ``snap`` from the ground (flight) keep the nearest
+    grounded frame's shift. Returns the corrected ``(T,)`` root heights.
+    """
+    sites = site_positions(body, qpos)
+    sole = (sites[:, body.foot_sites(), 2] - body.foot_heights()).min(axis=1)
+    shift = np.where(np.abs(sole) <= snap, -sole, np.nan)
+    if np.all(np.isnan(shift)):
+        return qpos[:, 2].copy()
+    idx = np.arange(len(shift))
+    good = ~np.isnan(shift)
+    shift = np.interp(idx, idx[good], shift[good])
+    return qpos[:, 2] + shift
+
+
+def reference_state(body: Body, kinematic: Motion, sigma: float,
+                    ground_snap: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Smoothed reference ``qpos (T, nq)``, ``qvel (T, nv)``, ``qacc (T, nv)`` of a kinematic motion.
+
+    With ``ground_snap > 0`` the root height is first grounded (:func:`ground_root_height`).
+    """
+    q = motion_to_qpos(body, kinematic)
+    if ground_snap > 0:
+        q[:, 2] = ground_root_height(body, q, ground_snap)
+    quat = q[:, 3:7]
+    for i in range(1, len(quat)):  # sign continuity before smoothing
+        if np.dot(quat[i], quat[i - 1]) < 0:
+            quat[i:] *= -1
+    q = _smooth(q, sigma)
+    q[:, 3:7] /= np.linalg.norm(q[:, 3:7], axis=1, keepdims=True)
+    dt = 1.0 / kinematic.fps
+    v = qpos_to_qvel(body, q, dt)
+    a = np.gradient(v, dt, axis=0) if len(v) > 1 else np.zeros_like(v)
+    return q, v, a
+
+
+def tracking_gains(pole: float, interval_s: float) -> tuple[float, float]:
+    """PD gains ``(kp 1/s^2, kd 1/s)`` placing both closed-loop poles of a sampled double integrator
+    (control held over ``interval_s``) at ``pole`` in [0, 1) (0: deadbeat)."""
+    return (1 - pole) ** 2 / interval_s ** 2, (1 - pole) * (3 + pole) / (2 * interval_s)
+
+
+def tracking_knots(sim: Simulator, qref, vref, aref, qpos0, qvel0, kp: float, kd: float,
+                   contact_iterations: int = 1) -> np.ndarray:
+    """Control knots from a computed-torque tracking rollout of the reference frames.
+
+    With ``hold`` interpolation knot ``k`` is computed from the simulated state at knot ``k``; with
+    ``linear`` knot ``k+1`` from the state at knot ``k`` extrapolated to knot ``k+1``. Either way rolling
+    the knots out open-loop reproduces this tracking pass exactly. Contact forces are taken from the
+    interval itself by ``contact_iterations`` fixed-point passes (mean generalized constraint force);
+    the residual root actuators take what the contacts do not provide.
+    """
+    m, d, body = sim.model, mujoco.MjData(sim.model), sim.body
+    frames = knot_frames(sim.num_frames, sim.knot_every)
+    knots = np.zeros((len(frames), m.nu))
+    nj = m.nu - body.num_residual
+
+    def control(q, v, f, qfrc_contact):
+        err = np.zeros(m.nv)
+        mujoco.mj_differentiatePos(m, err, 1.0, q, qref[f])
+        d.qpos[:], d.qvel[:] = q, v
+        mujoco.mj_forward(m, d)
+        qfrc = np.zeros(m.nv)
+        mujoco.mj_mulM(m, d, qfrc, aref[f] + kp * err + kd * (vref[f] - v))
+        qfrc += d.qfrc_bias - d.qfrc_passive - qfrc_contact
+        u = np.zeros(m.nu)
+        u[:nj] = qfrc[6:] / body.gear[:nj]
+        if body.num_residual:
+            u[nj:] = qfrc[:6] / body.gear[nj:]
+        return np.clip(u, -1.0, 1.0)
+
+    q, v = np.array(qpos0, dtype=np.float64), np.array(qvel0, dtype=np.float64)
+    mujoco.mj_resetData(m, d)
+    d.qpos[:], d.qvel[:] = q, v
+    mujoco.mj_forward(m, d)
+    contact = d.qfrc_constraint.copy()
+    knots[0] = control(q, v, frames[0], contact)
+    for k in range(len(frames) - 1):
+        steps = range(frames[k] * sim.substeps, frames[k + 1] * sim.substeps)
+        for _ in range(contact_iterations):  # fixed point: the interval's contact force given its control
+            if sim.interp == "hold":
+                knots[k] = control(q, v, frames[k], contact)
+            else:  # knot k+1 acts later: aim from the state predicted at the next knot
+                qp = q.copy()
+                mujoco.mj_integratePos(m, qp, v, (frames[k + 1] - frames[k]) / sim.fps)
+                knots[k + 1] = control(qp, v, frames[k + 1], contact)
+            mujoco.mj_resetData(m, d)
+            d.qpos[:], d.qvel[:] = q, v
+            contact = np.zeros(m.nv)
+            for step in steps:
+                d.ctrl[:] = sim.W[step] @ knots
+                mujoco.mj_step(m, d)
+                check_state(m, d, step)
+                contact += d.qfrc_constraint / len(steps)
+        q, v = d.qpos.copy(), d.qvel.copy()
+    if sim.interp == "hold" and len(knots) > 1:
+        knots[-1] = knots[-2]  # unused by a hold; keeps the smoothness term quiet
+    return knots
+
+
+def _bad_input(obs: Observations) -> str | None:
+    if not (np.all(np.isfinite(obs.keypoints_2d)) and np.all(np.isfinite(obs.confidence))):
+        return "non-finite keypoints or confidences"
+    if obs.kinematic is None:
+        return "no kinematic estimate"
+    if not (np.all(np.isfinite(obs.kinematic.rotations)) and np.all(np.isfinite(obs.kinematic.root_translation))):
+        return "non-finite kinematic estimate"
+    if not np.any(obs.confidence > 0):
+        return "no keypoint with confidence > 0"
+    return None
+
+
+def reconstruct_window(body: Body, obs: Observations, config: ReconstructConfig, qpos0: np.ndarray | None,
+                       qvel0: np.ndarray | None, optimizer: OptimizerFactory | None = None) -> dict:
+    """One window: returns ``qpos (F, nq)``, ``qvel (F, nv)``, ``knots``, losses, and ``fallback`` (reason or '')."""
+    f = obs.num_frames
+    reason = _bad_input(obs)
+    if reason is None and f < 2:
+        reason = "window shorter than 2 frames"
+    if reason is not None:
+        return _fallback(body, obs, reason)
+    qref, vref, aref = reference_state(body, obs.kinematic, config.smooth_sigma, config.ground_snap)
+    qpos0 = qref[0] if qpos0 is None else qpos0
+    qvel0 = vref[0] if qvel0 is None else qvel0
+    sim = Simulator(body, f, obs.fps, config.substeps, config.knot_every, config.interp, config.threads,
+                    reuse_tol=config.reuse_tol)
+    targets = WindowTargets.from_arrays(obs.keypoints_2d, obs.confidence, obs.kinematic_positions(), obs.camera,
+                                        obs.fps, body.foot_sites(), body.nu - body.num_residual,
+                                        body.foot_heights())
+    try:
+        kp, kd = tracking_gains(config.tracking_pole, config.knot_every / obs.fps)
+        knots0 = tracking_knots(sim, qref, vref, aref, qpos0, qvel0, kp, kd, config.contact_iterations)
+        x0 = torch.as_tensor(np.concatenate([np.zeros(body.nv), qvel0]))
+        knots = torch.tensor(knots0, requires_grad=True)
+        opt = (optimizer or adam(config.lr))(knots)
+        best = {"loss": np.inf}
+        history = []
+
+        def closure():
+            knots.grad = None
+            pos = simulate(sim, qpos0, x0, knots)
+            loss, terms = window_loss(pos, knots, targets, config.weights)
+            loss.backward()
+            lv = float(loss.detach())
+            history.append(lv)
+            if lv < best["loss"]:
+                best.update(loss=lv, knots=knots.detach().clone(), terms=terms)
+            return loss
+
+        try:
+            for _ in range(config.iterations):
+                opt.step(closure)
+                with torch.no_grad():
+                    knots.clamp_(-1.0, 1.0)
+        except SimulationDiverged as e:  # an optimizer step went too far: keep the best iterate
+            log.warning("window at frame %s: optimizer step diverged (%s); keeping the best iterate",
+                        obs.meta.get("frame_offset", 0), e)
+            knots.data.copy_(best["knots"])
+        with torch.no_grad():  # final evaluation of the last iterate
+            pos = simulate(sim, qpos0, x0, knots)
+            lv, terms = window_loss(pos, knots, targets, config.weights)
+        if float(lv) < best["loss"]:
+            best.update(loss=float(lv), knots=knots.detach().clone(), terms=terms)
+        sim.run(qpos0, x0.numpy(), best["knots"].numpy())
+    except SimulationDiverged as e:
+        sim.close()
+        return _fallback(body, obs, f"physics blow-up: {e}")
+    qpos, qvel = sim.last["qpos"][::config.substeps], sim.last["qvel"][::config.substeps]
+    deviation = float(np.linalg.norm(sim.frame_positions(sim.last["qpos"]) - obs.kinematic_positions(), axis=-1).mean())
+    sim.close()
+    if deviation > config.max_deviation:
+        return _fallback(body, obs, f"simulation left the kinematic estimate by {deviation:.3f} m on average "
+                                    f"(> max_deviation {config.max_deviation} m): the body fell or lost tracking")
+    return {"qpos": qpos, "qvel": qvel, "knots": best["knots"].numpy(), "loss": best["loss"],
+            "loss_history": np.array(history), "terms": best["terms"], "fallback": ""}
+
+
+def _fallback(body: Body, obs: Observations, reason: str) -> dict:
+    log.warning("physics window at frame %s falls back to the kinematic estimate: %s",
+                obs.meta.get("frame_offset", 0), reason)
+    if obs.kinematic is None:
+        raise ValueError("cannot fall back: the observations carry no kinematic estimate")
+    q = np.nan_to_num(motion_to_qpos(body, obs.kinematic))
+    q[:, 3:7] /= np.maximum(np.linalg.norm(q[:, 3:7], axis=1, keepdims=True), 1e-12)
+    bad = np.linalg.norm(q[:, 3:7], axis=1) < 0.5
+    q[bad, 3:7] = (1.0, 0.0, 0.0, 0.0)
+    return {"qpos": q, "qvel": qpos_to_qvel(body, q, 1.0 / obs.fps), "knots": np.zeros((0, body.nu)),
+            "loss": np.nan, "loss_history": np.zeros(0), "terms": {}, "fallback": reason}
+
+
+def estimate_sole_clearance(kinematic: Motion, percentile: float = 10.0) -> float:
+    """Typical height of the lower toe above z = 0 in a motion (>= 0), metres.
+
+    Used as the body's sole clearance so that the simulated ground agrees with the estimate's ground.
+    """
+    sk = kinematic.skeleton
+    toes = [sk.index(n) for n in ("left_toe", "right_toe")]
+    z = kinematic.positions()[:, toes, 2].min(axis=1)
+    z = z[np.isfinite(z)]
+    return float(max(0.0, np.percentile(z, percentile))) if z.size else 0.02 * sk.height() / 1.73
+
+
+def _input_hash(obs: Observations) -> str:
+    h = hashlib.sha256()
+    for a in (obs.keypoints_2d, obs.confidence, obs.kinematic.root_translation, obs.kinematic.rotations):
+        h.update(np.ascontiguousarray(a).tobytes())
+    h.update(json.dumps(obs.camera.to_dict(), sort_keys=True).encode() + str(obs.fps).encode())
+    return h.hexdigest()[:16]
+
+
+def reconstruct(obs: Observations, config: ReconstructConfig = ReconstructConfig(),
+                optimizer: OptimizerFactory | None = None, cache_dir: str | Path | None = None,
+                body: Body | None = None) -> Reconstruction:
+    """Physics reconstruction of a whole sequence (see the module docstring).
+
+    Args:
+        obs: keypoints, confidences, camera and the kinematic estimate (required) of one person.
+        config: windowing/optimization settings; optimizer: a factory ``tensor -> Optimizer``
+            (default :func:`adam` with ``config.lr``).
+        cache_dir: where finished windows are stored under a hash of the input and config.
+        body: a prebuilt humanoid (default: built from ``config.body`` on the kinematic skeleton).
+    """
+    if obs.kinematic is None:
+        raise ValueError("physics reconstruction needs observations with a kinematic estimate (obs.kinematic)")
+    if body is None:
+        bc = config.body
+        if bc.sole_clearance is None:
+            bc = dataclasses.replace(bc, sole_clearance=estimate_sole_clearance(obs.kinematic))
+            log.info("sole clearance estimated from the kinematic estimate: %.3f m", bc.sole_clearance)
+        body = build_body(obs.kinematic.skeleton, bc)
+    t = obs.num_frames
+    cache = None
+    if cache_dir is not None:
+        cache = Path(cache_dir) / f"{config.key()}-{_input_hash(obs)}"
+        cache.mkdir(parents=True, exist_ok=True)
+        (cache / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=1))
+    qpos, qvel = np.zeros((t, body.nq)), np.zeros((t, body.nv))
+    records, state = [], None
+    starts = window_starts(t, config.window, config.overlap)
+    for i, s in enumerate(starts):
+        e = min(s + config.window, t)
+        path = None if cache is None else cache / f"window_{i:04d}.npz"
+        if path is not None and path.exists():
+            with np.load(path) as z:
+                res = {k: z[k] for k in z.files}
+            res["fallback"] = str(res["fallback"])
+            res["cached"] = True
+        else:
+            q0, v0 = (None, None) if state is None else state
+            res = reconstruct_window(body, obs.slice(s, e), config, q0, v0, optimizer)
+            if path is not None:
+                tmp = path.with_suffix(".tmp.npz")
+                np.savez(tmp, **{k: v for k, v in res.items() if k != "terms"},
+                         terms=json.dumps(res.get("terms", {})))
+                tmp.replace(path)
+        keep = 0 if i == 0 else (starts[i - 1] + config.window - s) // 2
+        qpos[s + keep:e], qvel[s + keep:e] = res["qpos"][keep:], res["qvel"][keep:]
+        nxt = starts[i + 1] - s if i + 1 < len(starts) else None
+        state = None if (res["fallback"] or nxt is None) else (res["qpos"][nxt], res["qvel"][nxt])
+        records.append({"start": s, "stop": e, "used_from": s + keep, "loss": float(res["loss"]),
+                        "fallback": res["fallback"], "cached": bool(res.get("cached", False))})
+    for i, r in enumerate(records):  # frames of the output that come from each window
+        r["used_to"] = records[i + 1]["used_from"] if i + 1 < len(records) else t
+    return Reconstruction(qpos_to_motion(body, qpos, obs.fps), qpos, qvel, records)

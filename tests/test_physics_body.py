@@ -1,0 +1,54 @@
+"""Humanoid MJCF generation and Motion <-> qpos conversion."""
+
+import mujoco
+import numpy as np
+import pytest
+
+from phymo.data.gait import walking_motion
+from phymo.data.skeleton import CANONICAL
+from phymo.physics.body import BodyConfig, build_body, motion_to_qpos, qpos_to_motion, qpos_to_qvel, site_positions
+from phymo.physics.simulate import knot_matrix
+
+
+@pytest.fixture(scope="module")
+def body():
+    return build_body(CANONICAL, BodyConfig(height=1.8, mass=80.0))
+
+
+def test_model_layout(body):
+    m = body.model
+    hinged = [j for j in range(22) if CANONICAL.children(j)]
+    assert m.nq == 7 + 3 * (len(hinged) - 1) and m.nv == m.nq - 1
+    assert m.nu == 3 * (len(hinged) - 1) + 6  # joint motors + residual root
+    assert np.isclose(m.body_subtreemass[1], 80.0, rtol=1e-4)
+    assert body.skeleton.height() == pytest.approx(1.8)
+    thigh, foot = m.body("left_hip").mass[0], m.body("left_ankle").mass[0]
+    assert 0.12 < thigh / 80 < 0.16 and 0.01 < foot / 80 < 0.02
+    assert np.all(m.jnt_limited[1:]) and np.all(m.actuator_ctrllimited)
+    assert np.all(m.dof_armature[6:] > 0) and np.all(m.dof_damping[6:] > 0)
+
+
+def test_motion_qpos_roundtrip_and_sites(body):
+    motion = walking_motion(1.0, 30.0, skeleton=body.skeleton)
+    qpos = motion_to_qpos(body, motion)
+    sites = site_positions(body, qpos)
+    np.testing.assert_allclose(sites, motion.positions(), atol=1e-5)
+    back = qpos_to_motion(body, qpos, motion.fps)
+    np.testing.assert_allclose(back.positions(), motion.positions(), atol=1e-9)
+
+
+def test_qvel_by_differences(body):
+    motion = walking_motion(0.5, 60.0, skeleton=body.skeleton)
+    qpos = motion_to_qpos(body, motion)
+    qvel = qpos_to_qvel(body, qpos, 1.0 / 60)
+    q = qpos[3].copy()
+    mujoco.mj_integratePos(body.model, q, qvel[3], 1.0 / 60)
+    np.testing.assert_allclose(q[7:], qpos[4, 7:], atol=5e-3)
+
+
+def test_knot_matrix_interpolates_and_holds():
+    w = knot_matrix(5, 4, knot_every=2)
+    assert w.shape == (16, 3) and np.allclose(w.sum(1), 1.0)
+    assert np.allclose(w[0], [1, 0, 0]) and np.allclose(w[4], [0.5, 0.5, 0])
+    h = knot_matrix(5, 4, knot_every=2, interp="hold")
+    assert np.allclose(h[7], [1, 0, 0]) and np.allclose(h[8], [0, 1, 0])
