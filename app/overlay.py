@@ -55,23 +55,25 @@ def _ground_grid(camera: Camera, center_xy: np.ndarray, half_size: float = 2.0, 
 
 
 def draw_frame(image: np.ndarray, joints_world: np.ndarray, camera: Camera, skeleton: Skeleton,
-               bone_radius_m: float = 0.05, contacts: dict[int, bool] | None = None) -> np.ndarray:
+               bone_radius_m: float = 0.05, contacts: dict[int, bool] | None = None,
+               bone_color: tuple[int, int, int] = BONE_COLOR, ground_grid: bool = True) -> np.ndarray:
     """Draw one frame's body onto ``image`` (BGR, modified in place and returned).
 
     Args:
         joints_world: ``(J, 3)`` world joint positions, metres.
         contacts: joint index -> in contact with the ground (drawn as filled green discs).
     """
-    grid, visible = _ground_grid(camera, joints_world[0, :2])
-    for (p, q), ok in zip(grid, visible, strict=True):
-        if ok:
-            cv2.line(image, _px(p), _px(q), GROUND_COLOR, 1, cv2.LINE_AA)
+    if ground_grid:
+        grid, visible = _ground_grid(camera, joints_world[0, :2])
+        for (p, q), ok in zip(grid, visible, strict=True):
+            if ok:
+                cv2.line(image, _px(p), _px(q), GROUND_COLOR, 1, cv2.LINE_AA)
     uv = camera.project(joints_world)
     depth = np.maximum(camera.to_camera(joints_world)[:, 2], 1e-3)
     radius_px = bone_radius_m * camera.fx / depth
     for j, p in enumerate(skeleton.parents):
         if p >= 0 and np.linalg.norm(skeleton.offsets[j]) > 1e-6:
-            _capsule_outline(image, uv[p], uv[j], 0.5 * (radius_px[p] + radius_px[j]), BONE_COLOR)
+            _capsule_outline(image, uv[p], uv[j], 0.5 * (radius_px[p] + radius_px[j]), bone_color)
     for j in range(skeleton.num_joints):
         cv2.circle(image, _px(uv[j]), 3, JOINT_COLOR, -1, cv2.LINE_AA)
     for j, on in (contacts or {}).items():

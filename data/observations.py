@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .camera import Camera
 from .motion import Motion
+from .skeleton import Skeleton
 
 
 @dataclass
@@ -53,3 +55,27 @@ class Observations:
         kin = None if self.kinematic is None else self.kinematic.slice(start, stop)
         return Observations(self.keypoints_2d[start:stop], self.confidence[start:stop], self.camera, self.fps,
                             kin, {**self.meta, "frame_offset": self.meta.get("frame_offset", 0) + start})
+
+
+def observations_to_arrays(obs: Observations) -> dict[str, np.ndarray]:
+    """A flat, pickle-free dict of arrays holding ``obs`` entirely (for stage caches)."""
+    out = {"keypoints_2d": obs.keypoints_2d, "confidence": obs.confidence, "fps": np.array(float(obs.fps)),
+           "camera": np.array(json.dumps(obs.camera.to_dict())), "meta": np.array(json.dumps(obs.meta, default=str))}
+    if obs.kinematic is not None:
+        sk = obs.kinematic.skeleton
+        out |= {"kin_names": np.array(sk.names), "kin_parents": np.array(sk.parents), "kin_offsets": sk.offsets,
+                "kin_fps": np.array(float(obs.kinematic.fps)), "kin_root": obs.kinematic.root_translation,
+                "kin_rotations": obs.kinematic.rotations}
+    return out
+
+
+def observations_from_arrays(arrays) -> Observations:
+    """Inverse of :func:`observations_to_arrays` (accepts an open ``np.load`` result)."""
+    kin = None
+    if "kin_rotations" in arrays:
+        sk = Skeleton(tuple(str(n) for n in arrays["kin_names"]), tuple(int(p) for p in arrays["kin_parents"]),
+                      arrays["kin_offsets"])
+        kin = Motion(sk, float(arrays["kin_fps"]), arrays["kin_root"], arrays["kin_rotations"])
+    camera = Camera.from_dict(json.loads(str(arrays["camera"])))
+    return Observations(arrays["keypoints_2d"], arrays["confidence"], camera, float(arrays["fps"]), kin,
+                        json.loads(str(arrays["meta"])))

@@ -27,3 +27,17 @@ def test_npz_and_json_round_trip_without_pickle(tmp_path):
 def test_extras_cannot_shadow_standard_keys():
     with pytest.raises(ValueError, match="overwrite"):
         motion_arrays(walking_motion(0.2), extras={"fps": np.array(1.0)})
+
+
+def test_observations_survive_the_stage_cache(tmp_path):
+    from phymo.data.observations import observations_from_arrays, observations_to_arrays
+    from phymo.data.synthetic import synthesize_observations
+
+    obs = synthesize_observations(walking_motion(duration_s=0.5, fps=20.0), seed=3)
+    save_npz(tmp_path / "obs.npz", observations_to_arrays(obs))
+    with np.load(tmp_path / "obs.npz", allow_pickle=False) as z:
+        back = observations_from_arrays(z)
+    assert np.array_equal(back.keypoints_2d, obs.keypoints_2d) and np.array_equal(back.confidence, obs.confidence)
+    assert np.allclose(back.kinematic.positions(), obs.kinematic.positions())
+    assert np.allclose(back.camera.R, obs.camera.R) and back.fps == obs.fps
+    assert back.meta["seed"] == obs.meta["seed"]
