@@ -14,6 +14,7 @@ from pathlib import Path
 #: benchmark name -> "module:function"
 BENCHMARKS: dict[str, str] = {
     "physics": "phymo.physics.benchmark:run",
+    "pose": "phymo.pose.benchmark:run",
 }
 
 

@@ -19,6 +19,7 @@ from phymo.data.errors import PhymoError
 COMMANDS: dict[str, tuple[str, str]] = {
     "reconstruct": ("phymo.app.cmd_reconstruct", "video (or keypoints) -> physically plausible 3D motion"),
     "demo": ("phymo.app.cmd_demo", "run the whole pipeline on the built-in synthesized input"),
+    "detect": ("phymo.app.cmd_detect", "detect 2D keypoints in a video and write them as npz"),
     "bench": ("phymo.app.bench", "run a benchmark, print its table and write JSON"),
     "retarget": ("phymo.app.cmd_retarget", "retarget a mocap BVH clip to the canonical skeleton"),
 }

@@ -1,1 +1,65 @@
 """Video front end: frames, 2D keypoints, camera, temporal filtering, kinematic 3D initialization."""
+
+from .camera_setup import DEFAULT_FOV_DEG, camera_from_focal, camera_from_fov, load_calibration_toml, resolve_camera
+from .detector import (
+    DEFAULT_DETECTOR,
+    DETECTORS,
+    DetectorUnavailableError,
+    FrameDetection,
+    MediaPipeDetector,
+    NoPersonError,
+    check_mediapipe_models,
+    detect_video,
+    make_detector,
+)
+from .filtering import FilterConfig, filter_keypoints, one_euro
+from .importers import load_any, load_coco_json, load_csv, load_openpose
+from .initialize import initialize, prepare_keypoints
+from .keypoints import Keypoints2D, load_keypoints
+from .kinematic_fit import FitConfig, FitResult, estimate_ground, fit_kinematic, reprojection_error
+from .mappings import BODY_25, BODY_25B, COCO_18, POSE_JOINT_MAPPINGS, get_mapping
+from .tracking import fill_gaps, select_subject
+from .video import VideoInfo, iter_frames, probe_video
+
+__all__ = [
+    "BODY_25",
+    "BODY_25B",
+    "COCO_18",
+    "DEFAULT_DETECTOR",
+    "DEFAULT_FOV_DEG",
+    "DETECTORS",
+    "POSE_JOINT_MAPPINGS",
+    "DetectorUnavailableError",
+    "FilterConfig",
+    "FitConfig",
+    "FitResult",
+    "FrameDetection",
+    "Keypoints2D",
+    "MediaPipeDetector",
+    "NoPersonError",
+    "VideoInfo",
+    "camera_from_focal",
+    "camera_from_fov",
+    "check_mediapipe_models",
+    "detect_video",
+    "estimate_ground",
+    "fill_gaps",
+    "filter_keypoints",
+    "fit_kinematic",
+    "get_mapping",
+    "initialize",
+    "iter_frames",
+    "load_any",
+    "load_calibration_toml",
+    "load_coco_json",
+    "load_csv",
+    "load_keypoints",
+    "load_openpose",
+    "make_detector",
+    "one_euro",
+    "prepare_keypoints",
+    "probe_video",
+    "reprojection_error",
+    "resolve_camera",
+    "select_subject",
+]

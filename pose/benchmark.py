@@ -1,0 +1,61 @@
+"""Benchmark of the video front end on the real clips in ``../shared/data``.
+
+Per clip: frames examined, share of frames with a detected person, detection speed (frames/s on this
+machine, MediaPipe with one thread per inference), and the kinematic fit's mean 2D reprojection error
+against the raw keypoints (pixels, keypoints with confidence >= 0.5). The lead wires
+:func:`run` to ``phymo bench pose [--json FILE]``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from .camera_setup import resolve_camera
+from .detector import detect_video
+from .initialize import initialize
+
+log = logging.getLogger(__name__)
+
+#: (clip name, video path relative to the data folder, calibration TOML or None)
+CLIPS = (
+    ("mmpose/body3d_demo", "mmpose/body3d_demo.mp4", None),
+    ("mmpose/multiperson_street_5frames", "mmpose/demo_multiperson_street_5frames.mp4", None),
+    ("mmhuman3d/single_person_demo", "mmhuman3d/single_person_demo.mp4", None),
+    ("mmhuman3d/multi_person_demo", "mmhuman3d/multi_person_demo.mp4", None),
+    ("sports2d/demo", "sports2d/demo.mp4", "sports2d/Calib_demo.toml"),
+    ("pose2sim/balancing_trial/cam01", "pose2sim/balancing_trial/videos/cam01.mp4", None),
+)
+
+
+def default_data_dir() -> Path:
+    """``../shared/data`` next to the repository root."""
+    return Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def run(quick: bool = False, data_dir: str | Path | None = None) -> list[dict]:
+    """One row per clip: ``clip, frames, detected_share, detect_fps, fit_reproj_px`` (+ fit_seconds, camera).
+
+    ``quick`` uses the first 30 frames of each clip. Clips whose file is absent are skipped with a warning.
+    """
+    root = Path(data_dir) if data_dir is not None else default_data_dir()
+    rows = []
+    for name, rel, calib in CLIPS:
+        path = root / rel
+        if not path.is_file():
+            log.warning("benchmark clip %s not found at %s; skipped", name, path)
+            continue
+        kp = detect_video(path, end=30 if quick else None, require_person=False)
+        row = {"clip": name, "frames": kp.num_frames, "detected_share": round(kp.detected_share, 4),
+               "detect_fps": round(kp.meta["detect_fps"], 2), "fit_reproj_px": float("nan")}
+        if kp.detected.any():
+            cam, how = resolve_camera(kp.width, kp.height, calibration=None if calib is None else root / calib)
+            t0 = time.perf_counter()
+            result = initialize(kp, cam)
+            row["fit_reproj_px"] = round(result.reproj_px, 2)
+            row["fit_seconds"] = round(time.perf_counter() - t0, 2)
+            row["camera"] = "calibration" if calib else "fov"
+        rows.append(row)
+        log.info("%s", row)
+    return rows

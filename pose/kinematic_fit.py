@@ -1,0 +1,438 @@
+"""Kinematic 3D initialization: fit the canonical skeleton to 2D keypoints and 3D landmarks over a clip.
+
+The fit runs in the camera frame (OpenCV axes: x right, y down, z forward, metres) and minimizes,
+batched over all frames with L-BFGS, the negative log-likelihood-style sum of squared, normalized
+residuals (each term's scale is a field of :class:`FitConfig`):
+
+* 2D reprojection of the joints through the camera intrinsics, confidence-weighted, Huber-robust
+  (scale ``sigma_2d_px`` pixels);
+* 3D agreement of the hip-centred joints with the detector's world landmarks (MediaPipe's are metric,
+  hip-centred, camera-aligned), confidence-weighted (scale ``sigma_3d_m``);
+* temporal smoothness: joint accelerations (scale ``sigma_accel`` m/s^2);
+* joint limits: per-joint boxes on the local rotation vector (:data:`JOINT_LIMITS`, radians), scale
+  ``sigma_limit_rad``; and a weak prior toward the rest pose (``sigma_prior_rad``).
+
+Parameters: per-frame root translation, root rotation and local joint rotations as rotation vectors
+(roma). Bone lengths are fixed before the fit: the canonical skeleton scaled to ``height_m`` when
+given, else to the landmarks' limb lengths (thigh, shank, upper arm, forearm from the 3D landmarks,
+a global factor for the rest), else the canonical size (1.69 m).
+
+World frame (stored as the camera extrinsics): Z up, perpendicular to the ground estimated from the
+feet (see :func:`estimate_ground`), ground at z = 0; X along the camera's viewing direction projected
+on the ground; origin on the ground below the pelvis in the first frame.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from phymo.data.camera import Camera
+from phymo.data.motion import Motion, forward_kinematics
+from phymo.data.observations import Observations
+from phymo.data.rotations import matrix_to_quat, quat_mul
+from phymo.data.skeleton import CANONICAL, Skeleton
+
+log = logging.getLogger(__name__)
+
+_SIDES = ("left", "right")
+#: (lo, hi) radians per local rotation-vector component (x, y, z), canonical frames; "s" flips x/z for right.
+JOINT_LIMITS: dict[str, tuple[tuple[float, float], ...]] = {
+    "spine": ((-0.6, 0.6), (-0.6, 0.8), (-0.6, 0.6)),
+    "chest": ((-0.6, 0.6), (-0.6, 0.8), (-0.6, 0.6)),
+    "neck": ((-0.8, 0.8), (-0.8, 0.9), (-1.0, 1.0)),
+    "head": ((-0.8, 0.8), (-0.8, 0.9), (-1.0, 1.0)),
+    "head_top": ((-0.1, 0.1),) * 3,
+    "hip": ((-0.6, 1.3), (-2.4, 0.6), (-1.0, 1.0)),
+    "knee": ((-0.3, 0.3), (-0.1, 2.7), (-0.4, 0.4)),
+    "ankle": ((-0.8, 0.8), (-1.0, 1.0), (-0.8, 0.8)),
+    "toe": ((-0.1, 0.1),) * 3,
+    "collar": ((-0.5, 0.5), (-0.5, 0.5), (-0.6, 0.6)),
+    "shoulder": ((-2.8, 2.8), (-2.8, 2.8), (-2.8, 2.8)),
+    "elbow": ((-1.8, 1.8), (-2.8, 2.8), (-2.8, 2.8)),
+    "wrist": ((-0.1, 0.1),) * 3,
+}
+
+#: joints whose swing is initialized from the landmarks: (joint, child) per side.
+_CHAINS = (("hip", "knee"), ("knee", "ankle"), ("ankle", "toe"), ("shoulder", "elbow"), ("elbow", "wrist"))
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    """Kinematic-fit settings (see the module docstring for the terms)."""
+
+    height_m: float | None = None
+    iterations: int = 150
+    root_iterations: int = 30
+    sigma_2d_px: float = 5.0
+    huber_2d: float = 3.0
+    sigma_3d_m: float = 0.04
+    use_world: bool = True
+    world_rotation_free: bool = True
+    sigma_accel: float = 60.0
+    sigma_limit_rad: float = 0.05
+    sigma_prior_rad: float = 1.5
+    min_confidence: float = 0.2
+    approximate_weight: float = 0.5
+    estimate_ground: bool = True
+
+
+@dataclass
+class FitResult:
+    """The fitted motion (world frame), the camera with its extrinsics, the observations and a report."""
+
+    motion: Motion
+    camera: Camera
+    observations: Observations
+    reproj_px: float
+    report: dict = field(default_factory=dict)
+
+
+def limits_array(skeleton: Skeleton = CANONICAL) -> np.ndarray:
+    """``(J, 3, 2)`` lower/upper bounds of each joint's local rotation vector (root: unbounded)."""
+    out = np.tile(np.array([-np.pi, np.pi]), (skeleton.num_joints, 3, 1)).astype(np.float64)
+    out[0] = [[-1e6, 1e6]] * 3
+    for j, name in enumerate(skeleton.names):
+        side, _, base = name.partition("_") if name.startswith(_SIDES) else ("", "", name)
+        if base in JOINT_LIMITS:
+            lim = np.array(JOINT_LIMITS[base], dtype=np.float64)
+            if side == "right":  # mirror through the sagittal (x-z) plane: x and z components flip sign
+                lim[[0, 2]] = -lim[[0, 2]][:, ::-1]
+            out[j] = lim
+    return out
+
+
+def _hipmid(p: np.ndarray, skel: Skeleton) -> np.ndarray:
+    return 0.5 * (p[..., skel.index("left_hip"), :] + p[..., skel.index("right_hip"), :])
+
+
+def fit_skeleton(world: np.ndarray | None, conf: np.ndarray, height_m: float | None) -> tuple[Skeleton, str]:
+    """The canonical skeleton scaled to the person, and how (``"height"``, ``"landmarks"``, ``"default"``)."""
+    base = CANONICAL
+    if height_m is not None:
+        return base.scaled(height_m / base.height()), "height"
+    if world is None:
+        return base, "default"
+    offsets = base.offsets.copy()
+    ratios = {}
+    for joint, child in (("hip", "knee"), ("knee", "ankle"), ("shoulder", "elbow"), ("elbow", "wrist")):
+        lens = []
+        for s in _SIDES:
+            a, b = base.index(f"{s}_{joint}"), base.index(f"{s}_{child}")
+            ok = (conf[:, a] > 0.5) & (conf[:, b] > 0.5)
+            if ok.sum() >= 1:
+                lens.append(np.linalg.norm(world[ok, a] - world[ok, b], axis=-1))
+        if lens:
+            rest = float(np.linalg.norm(base.offsets[base.index(f"left_{child}")]))
+            ratios[child] = float(np.median(np.concatenate(lens))) / rest
+    if not ratios:
+        return base, "default"
+    g = float(np.clip(np.median(list(ratios.values())), 0.6, 1.3))
+    offsets *= g
+    for child, r in ratios.items():
+        for s in _SIDES:
+            j = base.index(f"{s}_{child}")
+            offsets[j] = base.offsets[j] * float(np.clip(r, 0.85 * g, 1.15 * g))
+    return base.with_offsets(offsets), "landmarks"
+
+
+def _kabsch(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Rotation R minimizing ``|R src - dst|`` for centred point sets ``(N, 3)``."""
+    u, _, vt = np.linalg.svd(dst.T @ src)
+    d = np.sign(np.linalg.det(u @ vt))
+    return u @ np.diag([1.0, 1.0, d]) @ vt
+
+
+def _swing(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Smallest rotation matrix taking direction ``a`` to direction ``b``."""
+    from scipy.spatial.transform import Rotation
+
+    a, b = a / np.linalg.norm(a), b / np.linalg.norm(b)
+    axis = np.cross(a, b)
+    s, c = np.linalg.norm(axis), float(np.dot(a, b))
+    if s < 1e-9:
+        return np.eye(3) if c > 0 else Rotation.from_rotvec(np.pi * np.array([1.0, 0, 0])).as_matrix()
+    return Rotation.from_rotvec(axis / s * np.arctan2(s, c)).as_matrix()
+
+
+#: canonical body axes seen from a camera the person faces: forward (+X) -> -z_cam, left (+Y) -> +x_cam, up -> -y_cam.
+_FACING_CAMERA = np.array([[0.0, 1.0, 0.0], [0.0, 0.0, -1.0], [-1.0, 0.0, 0.0]])
+
+
+def init_rotations(skel: Skeleton, kp: np.ndarray, conf: np.ndarray, world: np.ndarray | None) -> np.ndarray:
+    """``(T, J, 3)`` rotation vectors: root from hips/shoulders (Kabsch), limbs swung onto the landmarks.
+
+    Without landmarks: facing (or turned away from) the camera, arms down.
+    """
+    from scipy.spatial.transform import Rotation
+
+    t, jn = conf.shape
+    rest = skel.rest_positions()
+    torso = [skel.index(n) for n in ("left_hip", "right_hip", "left_shoulder", "right_shoulder")]
+    rv = np.zeros((t, jn, 3))
+    if world is None:
+        ls, rs = skel.index("left_shoulder"), skel.index("right_shoulder")
+        ok = (conf[:, ls] > 0) & (conf[:, rs] > 0)
+        away = ok.any() and np.median(kp[ok, ls, 0] - kp[ok, rs, 0]) < 0
+        root = _FACING_CAMERA @ (np.diag([-1.0, -1.0, 1.0]) if away else np.eye(3))
+        rv[:, 0] = Rotation.from_matrix(root).as_rotvec()
+        rv[:, skel.index("left_shoulder"), 0], rv[:, skel.index("right_shoulder"), 0] = -1.3, 1.3
+        return rv
+    last = _FACING_CAMERA
+    for i in range(t):
+        ok = conf[i, torso] > 0.3
+        if ok.sum() >= 3:
+            src = rest[torso][ok] - rest[torso][ok].mean(0)
+            dst = world[i, torso][ok] - world[i, torso][ok].mean(0)
+            last = _kabsch(src, dst)
+        glob = {0: last}
+        rv[i, 0] = Rotation.from_matrix(last).as_rotvec()
+        for j in range(1, jn):
+            glob[j] = glob[skel.parents[j]]
+        for s in _SIDES:
+            for joint, child in _CHAINS:
+                j, c = skel.index(f"{s}_{joint}"), skel.index(f"{s}_{child}")
+                gp = glob[skel.parents[j]]
+                if conf[i, j] > 0.3 and conf[i, c] > 0.3:
+                    swing = _swing(gp @ skel.offsets[c], world[i, c] - world[i, j])
+                    glob[j] = swing @ gp
+                    rv[i, j] = Rotation.from_matrix(gp.T @ swing @ gp).as_rotvec()
+                else:
+                    glob[j] = gp
+                for k in range(j + 1, jn):  # descendants inherit
+                    if skel.parents[k] == j:
+                        glob[k] = glob[j]
+    return rv
+
+
+def _translation_from_2d(rel: np.ndarray, kp: np.ndarray, w: np.ndarray, cam: Camera) -> np.ndarray:
+    """Per-frame ``t`` making ``rel + t`` project onto ``kp`` (linear least squares), ``(T, 3)``; NaN if unseen."""
+    t = np.full((len(kp), 3), np.nan)
+    for i in range(len(kp)):
+        ok = w[i] > 0
+        if ok.sum() < 3:
+            continue
+        du, dv = kp[i, ok, 0] - cam.cx, kp[i, ok, 1] - cam.cy
+        x, y, z = rel[i, ok].T
+        n = ok.sum()
+        a = np.zeros((2 * n, 3))
+        a[:n, 0], a[:n, 2], a[n:, 1], a[n:, 2] = cam.fx, -du, cam.fy, -dv
+        b = np.r_[du * z - cam.fx * x, dv * z - cam.fy * y]
+        sw = np.sqrt(np.r_[w[i, ok], w[i, ok]])
+        t[i] = np.linalg.lstsq(a * sw[:, None], b * sw, rcond=None)[0]
+    good = ~np.isnan(t[:, 0])
+    if not good.any():
+        t[:] = [0.0, 0.0, 3.0]
+    elif not good.all():
+        idx = np.arange(len(t))
+        for d in range(3):
+            t[:, d] = np.interp(idx, idx[good], t[good, d])
+    return t
+
+
+def _optimize(skel: Skeleton, rv0, tr0, kp, w2d, world, w3d, cam: Camera, fps: float, cfg: FitConfig):
+    """L-BFGS over rotation vectors and root translations (camera frame); returns numpy arrays and a loss trace."""
+    import torch
+
+    dt = torch.float64
+    kp_t, w2_t = torch.as_tensor(kp, dtype=dt), torch.as_tensor(w2d, dtype=dt)
+    off = torch.as_tensor(skel.offsets, dtype=dt)
+    lim = torch.as_tensor(limits_array(skel), dtype=dt)
+    f = torch.tensor([cam.fx, cam.fy], dtype=dt)
+    c = torch.tensor([cam.cx, cam.cy], dtype=dt)
+    lh, rh = skel.index("left_hip"), skel.index("right_hip")
+    if world is not None:
+        world_t = torch.as_tensor(world, dtype=dt)
+        world_t = world_t - 0.5 * (world_t[:, lh:lh + 1] + world_t[:, rh:rh + 1])
+        w3_t = torch.as_tensor(w3d, dtype=dt)
+    leaves = torch.zeros(skel.num_joints, dtype=torch.bool)
+    leaves[skel.leaves] = True
+    root_rv = torch.tensor(rv0[:, :1], dtype=dt, requires_grad=True)
+    body_rv = torch.tensor(rv0[:, 1:], dtype=dt, requires_grad=True)
+    tr = torch.tensor(tr0, dtype=dt, requires_grad=True)
+    t = len(kp)
+    trace: list[float] = []
+
+    def positions():
+        rv = torch.cat([root_rv, body_rv], dim=1)
+        return fk_rotvec(skel.parents, off, tr, rv), rv
+
+    def loss_fn():
+        p, rv = positions()
+        z = p[..., 2:3].clamp(min=0.05)
+        r = (p[..., :2] / z * f + c - kp_t) / cfg.sigma_2d_px
+        a = r.norm(dim=-1)
+        hub = torch.where(a < cfg.huber_2d, 0.5 * a**2, cfg.huber_2d * (a - 0.5 * cfg.huber_2d))
+        total = (w2_t * hub).sum()
+        if world is not None:
+            rel = p - 0.5 * (p[:, lh:lh + 1] + p[:, rh:rh + 1])
+            if cfg.world_rotation_free:  # compare shapes only: rotate the landmarks onto the fit, per frame
+                with torch.no_grad():
+                    m = torch.einsum("tj,tjx,tjy->txy", w3_t, rel, world_t)
+                    u, _, vh = torch.linalg.svd(m)
+                    d = torch.sign(torch.linalg.det(u @ vh))
+                    u = torch.cat([u[..., :2], u[..., 2:] * d[:, None, None]], dim=-1)
+                    rot = u @ vh
+                rel = rel @ rot
+            total = total + 0.5 * (w3_t * ((rel - world_t) / cfg.sigma_3d_m).pow(2).sum(-1)).sum()
+        if t >= 3:
+            acc = (p[2:] - 2 * p[1:-1] + p[:-2]) * fps**2 / cfg.sigma_accel
+            total = total + 0.5 * acc.pow(2).sum()
+        body = rv[:, 1:]
+        viol = torch.relu(lim[1:, :, 0] - body) + torch.relu(body - lim[1:, :, 1])
+        total = total + 0.5 * (viol / cfg.sigma_limit_rad).pow(2).sum()
+        prior = torch.where(leaves[1:, None], body / 0.05, body / cfg.sigma_prior_rad)
+        total = total + 0.5 * prior.pow(2).sum()
+        return total / t
+
+    for params, iters in (([root_rv, tr], cfg.root_iterations), ([root_rv, body_rv, tr], cfg.iterations)):
+        if iters <= 0:
+            continue
+        opt = torch.optim.LBFGS(params, lr=1.0, max_iter=iters, history_size=30, line_search_fn="strong_wolfe",
+                                tolerance_grad=1e-10, tolerance_change=1e-12)
+
+        def closure(opt=opt):
+            opt.zero_grad()
+            loss = loss_fn()
+            loss.backward()
+            trace.append(float(loss.detach()))
+            return loss
+
+        opt.step(closure)
+    with torch.no_grad():
+        p, rv = positions()
+    return rv.numpy(), tr.detach().numpy(), p.numpy(), trace
+
+
+def fk_rotvec(parents, offsets, root_translation, rotvec):
+    """Torch forward kinematics from rotation vectors ``(T, J, 3)`` through rotation matrices, ``(T, J, 3)``.
+
+    Same result as :func:`phymo.data.motion.forward_kinematics` on the matching quaternions, about 4x
+    faster under autograd for the per-joint loop (fewer, larger tensor operations).
+    """
+    import roma
+    import torch
+
+    rot = roma.rotvec_to_rotmat(rotvec)
+    glob, pos = [rot[:, 0]], [root_translation]
+    for j in range(1, len(parents)):
+        p = parents[j]
+        pos.append(pos[p] + glob[p] @ offsets[j])
+        glob.append(glob[p] @ rot[:, j])
+    return torch.stack(pos, dim=1)
+
+
+def estimate_ground(p_cam: np.ndarray, skel: Skeleton) -> tuple[np.ndarray, float, str]:
+    """Ground plane from the feet, camera frame: unit ``up`` normal, and offset ``h`` with ground ``up . x = h``.
+
+    ``up`` starts as the mean trunk direction (pelvis to neck) when it is within 45 deg of the camera's
+    -y axis, else -y. Where the feet travel (lowest foot points spread over > 0.5 m), a plane fitted
+    through each frame's lowest foot point refines it (kept if within 25 deg). The ground sits at the 5th
+    percentile of the lowest foot joint's height. Returns ``(up, h, method)``.
+    """
+    feet = [skel.index(n) for n in ("left_ankle", "left_toe", "right_ankle", "right_toe")]
+    minus_y = np.array([0.0, -1.0, 0.0])
+    trunk = p_cam[:, skel.index("neck")] - p_cam[:, 0]
+    trunk = trunk.mean(0) / max(np.linalg.norm(trunk.mean(0)), 1e-9)
+    up, method = (trunk, "trunk") if trunk @ minus_y > np.cos(np.radians(45)) else (minus_y, "camera")
+    heights = p_cam[:, feet] @ up
+    low = p_cam[np.arange(len(p_cam)), np.array(feet)[heights.argmin(1)]]
+    if len(low) >= 10:
+        centred = low - low.mean(0)
+        horiz = centred - np.outer(centred @ up, up)
+        if np.linalg.norm(horiz, axis=1).max() > 0.5:
+            keep = (low @ up) <= np.percentile(low @ up, 40)
+            if keep.sum() >= 5:
+                _, _, vt = np.linalg.svd(low[keep] - low[keep].mean(0))
+                n = vt[2] * np.sign(vt[2] @ up)
+                if n @ up > np.cos(np.radians(25)):
+                    up, method = n, method + "+feet_plane"
+    h = float(np.percentile(p_cam[:, feet] @ up, 5)) if len(p_cam) else 0.0
+    return up, h, method
+
+
+def _world_frame(p_cam: np.ndarray, up: np.ndarray, h: float) -> tuple[np.ndarray, np.ndarray]:
+    """Rotation ``R_cw`` (camera->world) and world origin in camera coordinates (see the module docstring)."""
+    x = np.array([0.0, 0.0, 1.0]) - up[2] * up
+    if np.linalg.norm(x) < 1e-6:
+        x = np.array([1.0, 0.0, 0.0]) - up[0] * up
+    x /= np.linalg.norm(x)
+    r_cw = np.stack([x, np.cross(up, x), up])
+    pelvis = p_cam[0, 0]
+    origin = pelvis - (pelvis @ up - h) * up
+    return r_cw, origin
+
+
+def reprojection_error(positions_world: np.ndarray, camera: Camera, kp: np.ndarray, conf: np.ndarray,
+                       min_confidence: float = 0.5) -> float:
+    """Mean pixel distance between projected joints ``(T, J, 3)`` and keypoints where ``conf >= min_confidence``."""
+    ok = conf >= min_confidence
+    if not ok.any():
+        return float("nan")
+    return float(np.linalg.norm(camera.project(positions_world) - kp, axis=-1)[ok].mean())
+
+
+def fit_kinematic(keypoints: np.ndarray, confidence: np.ndarray, camera: Camera, fps: float,
+                  world: np.ndarray | None = None, config: FitConfig = FitConfig(), meta: dict | None = None,
+                  approximate: tuple[str, ...] = ()) -> FitResult:
+    """Fit the canonical skeleton to one person's keypoints over a clip.
+
+    Args:
+        keypoints: ``(T, J, 2)`` pixels, canonical joint order.
+        confidence: ``(T, J)`` in [0, 1]; 0 = missing.
+        camera: intrinsics (its extrinsics are ignored and replaced by the fitted world frame).
+        fps: frames per second.
+        world: optional ``(T, J, 3)`` detector world landmarks, metres, hip-centred, camera-aligned axes.
+        config: the fit settings.
+        meta: source description copied into the observations.
+        approximate: canonical joints whose keypoints only approximate the joint (e.g. a nose for the
+            head, COCO hips); their weight in the 2D and 3D terms is multiplied by ``approximate_weight``.
+
+    Returns:
+        :class:`FitResult`: motion in the world frame (Z up, ground z = 0), camera with extrinsics
+        world->camera, observations (keypoints, confidences, camera, fps, motion, meta) and
+        ``reproj_px`` (mean 2D error over keypoints with confidence >= 0.5).
+    """
+    kp, conf = np.asarray(keypoints, np.float64), np.asarray(confidence, np.float64)
+    if kp.ndim != 3 or kp.shape[1] != CANONICAL.num_joints or conf.shape != kp.shape[:2]:
+        raise ValueError(f"keypoints must be (T, {CANONICAL.num_joints}, 2) with confidence (T, J); got "
+                         f"{kp.shape}, {conf.shape}")
+    if not (conf > 0).any():
+        raise ValueError("no keypoint has a positive confidence; nothing to fit")
+    intr = Camera(camera.fx, camera.fy, camera.cx, camera.cy, camera.width, camera.height)
+    world = world if config.use_world else None
+    w = np.where(conf >= config.min_confidence, conf, 0.0)
+    for name in approximate:
+        w[:, CANONICAL.index(name)] *= config.approximate_weight
+    skel, scale_from = fit_skeleton(world, conf, config.height_m)
+    rv0 = init_rotations(skel, kp, w, world)
+    rest_rel = forward_kinematics(skel.parents, skel.offsets, np.zeros((len(kp), 3)), _rv_to_quat(rv0))
+    tr0 = _translation_from_2d(rest_rel, kp, w, intr)
+    rv, tr, p_cam, trace = _optimize(skel, rv0, tr0, kp, w, world, w, intr, fps, config)
+    if config.estimate_ground:
+        up, h, ground_method = estimate_ground(p_cam, skel)
+    else:
+        up, h, ground_method = np.array([0.0, -1.0, 0.0]), float(np.min(p_cam[..., 1] * -1)), "camera"
+    r_cw, origin = _world_frame(p_cam, up, h)
+    cam = Camera(intr.fx, intr.fy, intr.cx, intr.cy, intr.width, intr.height, r_cw.T, origin)
+    q = _rv_to_quat(rv)
+    q[:, 0] = quat_mul(np.broadcast_to(matrix_to_quat(r_cw), q[:, 0].shape), q[:, 0])
+    motion = Motion(skel, fps, (tr - origin) @ r_cw.T, q)
+    pos_w = motion.positions()
+    err = reprojection_error(pos_w, cam, kp, conf)
+    report = {"config": asdict(config), "skeleton_scale_from": scale_from, "height_m": skel.height(),
+              "ground_method": ground_method, "loss_first": trace[0] if trace else None,
+              "loss_final": trace[-1] if trace else None, "evaluations": len(trace), "reproj_px": err}
+    obs = Observations(kp, conf, cam, fps, motion, {**(meta or {}), "kinematic_fit": report})
+    log.info("kinematic fit: %d frames, reprojection %.1f px, height %.2f m (%s), ground from %s",
+             len(kp), err, skel.height(), scale_from, ground_method)
+    return FitResult(motion, cam, obs, err, report)
+
+
+def _rv_to_quat(rv: np.ndarray) -> np.ndarray:
+    from scipy.spatial.transform import Rotation
+
+    xyzw = Rotation.from_rotvec(rv.reshape(-1, 3)).as_quat()
+    return np.concatenate([xyzw[:, 3:], xyzw[:, :3]], axis=1).reshape(*rv.shape[:-1], 4)

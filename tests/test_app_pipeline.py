@@ -1,0 +1,152 @@
+"""End-to-end checks of ``phymo reconstruct`` / ``phymo demo`` and their bad-input matrix."""
+
+import importlib
+import json
+import os
+import stat
+
+import bvhio
+import cv2
+import numpy as np
+import pytest
+
+from phymo.app import cli
+from phymo.app.demo import write_demo_input
+
+FAST = ["--optimizer", "adam", "--iterations", "2", "--window", "16"]
+
+
+@pytest.fixture(scope="module")
+def demo_input(tmp_path_factory):
+    return write_demo_input(tmp_path_factory.mktemp("demo_input"), duration_s=1.0)
+
+
+@pytest.fixture(scope="module")
+def finished_run(demo_input, tmp_path_factory):
+    video, keypoints = demo_input
+    out = tmp_path_factory.mktemp("run")
+    assert cli.main(["reconstruct", str(video), "--keypoints", str(keypoints), "-o", str(out), *FAST]) == 0
+    return out
+
+
+def _error(capsys) -> str:
+    """The error line (the last line of stderr; progress bars come before it)."""
+    return capsys.readouterr().err.strip().splitlines()[-1]
+
+
+def test_every_output_is_written_and_consistent(finished_run):
+    out = finished_run
+    for name in ("motion.bvh", "motion.npz", "motion.json", "kinematic.bvh", "kinematic.npz", "overlay.mp4",
+                 "loss.png", "plausibility.png", "report.json", "config.json"):
+        assert (out / name).is_file(), name
+    report = json.loads((out / "report.json").read_text())
+    with np.load(out / "motion.npz", allow_pickle=False) as z:
+        t = len(z["frame_index"])
+        assert z["positions"].shape == (t, 22, 3) and z["contacts"].shape == (t, 4) and z["qpos"].shape[0] == t
+        assert float(z["fps"]) == 30.0
+    assert report["input"]["frames"] == t == 30
+    # an independent parser reads the BVH with the right frame count and frame time
+    bvh = bvhio.readAsBvh(str(out / "motion.bvh"))
+    assert len(bvh.Frames) == t if hasattr(bvh, "Frames") else bvh.FrameCount == t
+    assert abs(bvh.FrameTime - 1 / 30) < 1e-9
+    cap = cv2.VideoCapture(str(out / "overlay.mp4"))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == t
+    assert set(report["timings_s"]) >= {"keypoints", "kinematic", "physics", "export", "total"}
+
+
+def test_resume_recomputes_nothing_finished(finished_run, demo_input, capsys):
+    video, keypoints = demo_input
+    report = json.loads((finished_run / "report.json").read_text())
+    assert not any(w["cached"] for w in report["windows"])
+    assert cli.main(["reconstruct", str(video), "--keypoints", str(keypoints), "-o", str(finished_run),
+                     "--resume", *FAST]) == 0
+    again = json.loads((finished_run / "report.json").read_text())
+    assert all(w["cached"] for w in again["windows"]) and len(again["windows"]) == len(report["windows"])
+
+
+def test_interrupted_run_keeps_finished_windows(demo_input, tmp_path, monkeypatch, capsys):
+    physics_reconstruct = importlib.import_module("phymo.physics.reconstruct")  # the module, not the function
+    video, keypoints = demo_input
+    real = physics_reconstruct.reconstruct_window
+    calls = {"n": 0}
+
+    def interrupt_second_window(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(physics_reconstruct, "reconstruct_window", interrupt_second_window)
+    args = ["reconstruct", str(video), "--keypoints", str(keypoints), "-o", str(tmp_path), *FAST]
+    assert cli.main(args) == 130
+    assert "interrupted" in _error(capsys)
+    assert len(list((tmp_path / "cache" / "physics").rglob("window_*.npz"))) == 1
+    monkeypatch.setattr(physics_reconstruct, "reconstruct_window", real)
+    assert cli.main([*args, "--resume"]) == 0
+    windows = json.loads((tmp_path / "report.json").read_text())["windows"]
+    assert windows[0]["cached"] and not windows[1]["cached"]
+
+
+def test_missing_file(tmp_path, capsys):
+    assert cli.main(["reconstruct", str(tmp_path / "nope.mp4"), "-o", str(tmp_path / "o")]) == 2
+    assert _error(capsys) == f"phymo reconstruct: error: {tmp_path / 'nope.mp4'}: no such file"
+
+
+def test_not_a_video(tmp_path, capsys):
+    bad = tmp_path / "notes.mp4"
+    bad.write_text("this is not a video")
+    assert cli.main(["reconstruct", str(bad), "-o", str(tmp_path / "o")]) == 2
+    err = _error(capsys)
+    assert err.startswith("phymo reconstruct: error:") and "notes.mp4" in err
+
+
+def _write_video(path, frames, size=(160, 120)):
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 25.0, size)
+    for _ in range(frames):
+        w.write(np.full((size[1], size[0], 3), 90, np.uint8))
+    w.release()
+    return path
+
+
+def test_zero_length_video(tmp_path, capsys):
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    assert cli.main(["reconstruct", str(empty), "-o", str(tmp_path / "o")]) == 2
+    assert "empty.mp4" in _error(capsys)
+
+
+def test_no_person(tmp_path, capsys):
+    video = _write_video(tmp_path / "blank.mp4", 5)
+    assert cli.main(["reconstruct", str(video), "-o", str(tmp_path / "o")]) == 2
+    assert _error(capsys) == f"phymo reconstruct: error: no person detected in {video} (5 frames examined)"
+
+
+def test_start_after_end(demo_input, tmp_path, capsys):
+    video, _ = demo_input
+    assert cli.main(["reconstruct", str(video), "--start", "50", "-o", str(tmp_path / "o")]) == 2
+    assert "--start 50.0 s is after the end" in _error(capsys)
+
+
+def test_negative_height(demo_input, tmp_path, capsys):
+    video, keypoints = demo_input
+    assert cli.main(["reconstruct", str(video), "--keypoints", str(keypoints), "--height", "-1.7",
+                     "-o", str(tmp_path / "o")]) == 2
+    assert "--height must be a person's height in metres" in _error(capsys)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
+def test_unwritable_output_folder_as_user(demo_input, tmp_path, capsys):
+    video, keypoints = demo_input
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    assert cli.main(["reconstruct", str(video), "--keypoints", str(keypoints), "-o", str(locked / "o")]) == 2
+    assert "cannot write to the output folder" in _error(capsys)
+
+
+def test_output_path_that_is_a_file(demo_input, tmp_path, capsys):
+    video, keypoints = demo_input
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    assert cli.main(["reconstruct", str(video), "--keypoints", str(keypoints), "-o", str(blocker / "o")]) == 2
+    assert "cannot write to the output folder" in _error(capsys)

@@ -1,0 +1,232 @@
+"""SMPL support on a tiny, format-correct SMPL model the tests write (real SMPL files are never needed)."""
+
+import pickle
+
+import numpy as np
+import pytest
+import scipy.sparse
+import torch
+
+from phymo.data import CANONICAL, DataFormatError, InputNotFoundError, Motion, Skeleton
+from phymo.data.export import motion_arrays, save_npz
+from phymo.data.rotations import axis_angle_to_quat, matrix_to_quat, quat_conj, quat_mul
+from phymo.data.skeleton import SMPL_24, SMPL_24_PARENTS
+from phymo.data.smpl import (
+    SMPL_TO_WORLD,
+    SmplFitConfig,
+    fit_smpl,
+    load_smpl_layer,
+    smpl_arrays,
+    smpl_joints,
+)
+
+# Rest joints of an adult SMPL-like body in SMPL's native frame (Y up, facing +Z, left +X), metres.
+REST_JOINTS = np.array([
+    [0.000, -0.240, 0.029], [0.059, -0.327, 0.019], [-0.060, -0.331, 0.021], [0.004, -0.117, -0.002],
+    [0.104, -0.709, 0.025], [-0.105, -0.713, 0.021], [0.008, 0.022, 0.032], [0.090, -1.113, -0.018],
+    [-0.092, -1.113, -0.022], [0.005, 0.078, 0.031], [0.115, -1.168, 0.104], [-0.115, -1.170, 0.108],
+    [-0.001, 0.290, -0.016], [0.081, 0.192, -0.009], [-0.081, 0.190, -0.005], [0.002, 0.366, 0.032],
+    [0.170, 0.225, -0.018], [-0.171, 0.224, -0.015], [0.428, 0.213, -0.041], [-0.429, 0.212, -0.041],
+    [0.680, 0.222, -0.035], [-0.684, 0.219, -0.037], [0.766, 0.213, -0.053], [-0.769, 0.211, -0.055],
+])
+_CUBE = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)], dtype=float) * 0.02
+_CUBE_FACES = np.array([[0, 1, 3], [0, 3, 2], [4, 6, 7], [4, 7, 5], [0, 4, 5], [0, 5, 1],
+                        [2, 3, 7], [2, 7, 6], [0, 2, 6], [0, 6, 4], [1, 5, 7], [1, 7, 3]])
+
+
+def tiny_smpl_data(seed: int = 0, sparse_regressor: bool = True) -> dict:
+    """SMPL's arrays for a body of 24 small cubes (8 vertices each) around the joints.
+
+    Each joint is regressed as the mean of its cube, so ``J_regressor @ v_template`` is REST_JOINTS;
+    betas move whole cubes (beta 0 scales the body), so they change bone lengths.
+    """
+    rng = np.random.default_rng(seed)
+    v = (REST_JOINTS[:, None, :] + _CUBE[None]).reshape(-1, 3)
+    n = len(v)
+    owner = np.repeat(np.arange(24), 8)
+    per_joint = rng.normal(scale=0.015, size=(24, 3, 10))
+    per_joint[:, :, 0] = 0.05 * REST_JOINTS
+    regressor = np.zeros((24, n))
+    regressor[owner, np.arange(n)] = 1.0 / 8
+    kintree = np.array([[2**32 - 1, *SMPL_24_PARENTS[1:]], np.arange(24)], dtype=np.uint32)
+    return {
+        "v_template": v,
+        "shapedirs": per_joint[owner],
+        "posedirs": rng.normal(scale=1e-3, size=(n, 3, 207)),
+        "J_regressor": scipy.sparse.csc_matrix(regressor) if sparse_regressor else regressor,
+        "weights": np.eye(24)[owner],
+        "kintree_table": kintree,
+        "f": (np.arange(24)[:, None, None] * 8 + _CUBE_FACES[None]).reshape(-1, 3).astype(np.uint32),
+        "vert_sym_idxs": np.arange(n),  # real files carry extra keys; they must be ignored
+    }
+
+
+def write_model(folder, gender="neutral", data=None, ext="pkl"):
+    folder.mkdir(parents=True, exist_ok=True)
+    data = tiny_smpl_data() if data is None else data
+    path = folder / f"SMPL_{gender.upper()}.{ext}"
+    if ext == "npz":
+        np.savez(path, **{k: (v.toarray() if scipy.sparse.issparse(v) else v) for k, v in data.items()})
+    else:
+        path.write_bytes(pickle.dumps(data, protocol=2))
+    return path
+
+
+@pytest.fixture
+def model_dir(tmp_path):
+    write_model(tmp_path / "smpl_models")
+    return tmp_path / "smpl_models"
+
+
+@pytest.mark.parametrize("ext", ["pkl", "npz"])
+def test_layer_loads_and_joint_model_matches_smplx_lbs(tmp_path, ext):
+    from smplx.lbs import lbs
+
+    write_model(tmp_path, ext=ext)
+    layer = load_smpl_layer(tmp_path, batch_size=3)
+    assert layer.v_template.shape == (192, 3) and layer.J_regressor.shape == (24, 192)
+    assert layer.num_betas == 10 and layer.betas.shape == (3, 10)
+    assert layer.parents.tolist() == [-1, *SMPL_24_PARENTS[1:]]
+    np.testing.assert_allclose(layer.J_regressor.numpy() @ layer.v_template.numpy(), REST_JOINTS, atol=1e-6)
+
+    g = torch.Generator().manual_seed(1)
+    betas = torch.randn(3, 10, generator=g)
+    pose = 0.4 * torch.randn(3, 72, generator=g)
+    transl = torch.randn(3, 3, generator=g)
+    _, oracle = lbs(betas, pose, layer.v_template, layer.shapedirs, layer.posedirs, layer.J_regressor,
+                    layer.parents, layer.lbs_weights)
+    from phymo.data.smpl import _joint_model
+
+    jt, jd = _joint_model(layer, torch.float32, "cpu")
+    for i in range(3):
+        ours, _ = smpl_joints(jt, jd, betas[i], pose[i:i + 1, :3], pose[i:i + 1, 3:], transl[i:i + 1])
+        np.testing.assert_allclose(ours[0].numpy(), (oracle[i] + transl[i]).numpy(), atol=1e-5)
+
+
+def _motion_from_smpl(betas, global_orient, body_pose, transl, fps=30.0):
+    """A Motion on the canonical joint names whose FK equals the SMPL joints at every mapped joint.
+
+    Needs ``body_pose`` with spine2 at identity (canonical chest hangs directly off spine).
+    """
+    d = tiny_smpl_data()
+    rest = d["J_regressor"].toarray() @ (d["v_template"] + d["shapedirs"] @ betas)
+    ext = {c: e for c, e in SMPL_24.pairs}
+    offsets = np.zeros((CANONICAL.num_joints, 3))
+    for j, (name, p) in enumerate(zip(CANONICAL.names, CANONICAL.parents, strict=True)):
+        if p >= 0:
+            offsets[j] = (SMPL_TO_WORLD @ (rest[ext[name]] - rest[ext[CANONICAL.names[p]]])
+                          if name in ext else (0.0, 0.0, 0.1))
+    skeleton = Skeleton(CANONICAL.names, CANONICAL.parents, offsets)
+    q_fix = matrix_to_quat(SMPL_TO_WORLD)
+    t = len(global_orient)
+    local = axis_angle_to_quat(np.concatenate([global_orient, body_pose], 1).reshape(t, 24, 3))
+    rots = np.zeros((t, CANONICAL.num_joints, 4))
+    rots[..., 0] = 1.0
+    for name, e in ext.items():
+        j = CANONICAL.index(name)
+        if e == 0:
+            rots[:, j] = quat_mul(local[:, 0], quat_conj(q_fix))
+        elif j not in CANONICAL.leaves:
+            rots[:, j] = quat_mul(quat_mul(q_fix, local[:, e]), quat_conj(q_fix))
+    root = transl + rest[0]
+    return Motion(skeleton, fps, root, rots)
+
+
+def _known_sequence(t=12, seed=3):
+    rng = np.random.default_rng(seed)
+    betas = rng.normal(scale=0.8, size=10)
+    phase = np.linspace(0, np.pi, t)[:, None]
+    body_pose = 0.35 * np.sin(phase + rng.uniform(0, 2 * np.pi, 69)) * rng.uniform(0.3, 1.0, 69)
+    body_pose[:, 15:18] = 0.0  # spine2 (joint 6)
+    base = matrix_to_quat(SMPL_TO_WORLD)
+    turn = axis_angle_to_quat(np.concatenate([0.1 * np.sin(phase), 0.1 * np.cos(phase), 0.8 * phase], 1))
+    from phymo.data.rotations import quat_to_axis_angle
+
+    global_orient = quat_to_axis_angle(quat_mul(turn, np.broadcast_to(base, (t, 4))))
+    transl = np.concatenate([0.5 * phase, 0.1 * np.sin(phase), 0.9 + 0.02 * phase], 1)
+    return betas, global_orient, body_pose, transl
+
+
+@pytest.mark.parametrize("iterations, config, max_mm, mean_mm", [
+    (100, SmplFitConfig(), 6.0, 1.5),
+    (60, SmplFitConfig(chunk_size=5, lbfgs_iterations=30), 8.0, 2.0),
+    (200, SmplFitConfig(init_from_rotations=False), 8.0, 3.0),  # the optimizer alone, from SMPL's rest pose
+], ids=["one-chunk", "chunked", "rest-pose-init"])
+def test_fit_reproduces_joints_of_a_posed_model(model_dir, iterations, config, max_mm, mean_mm):
+    betas, go, bp, tr = _known_sequence()
+    motion = _motion_from_smpl(betas, go, bp, tr)
+    jt, jd = (torch.as_tensor(a) for a in (REST_JOINTS, tiny_smpl_data()["shapedirs"].reshape(24, 8, 3, 10)
+                                                            .mean(1)))
+    truth, _ = smpl_joints(jt, jd, *(torch.as_tensor(a) for a in (betas, go, bp, tr)))
+    truth = truth.numpy()
+    mapped = SMPL_24.external_indices()
+    np.testing.assert_allclose(motion.positions()[:, SMPL_24.canonical_indices()], truth[:, mapped], atol=1e-6)
+
+    fit = fit_smpl(motion, model_dir, iterations=iterations, config=config)
+    assert fit.global_orient.shape == (12, 3) and fit.body_pose.shape == (12, 69) and fit.betas.shape == (10,)
+    assert fit.transl.shape == (12, 3) and fit.joints.shape == (12, 24, 3) and fit.fps == 30.0
+    err = np.linalg.norm(fit.joints[:, mapped] - truth[:, mapped], axis=-1)
+    assert err.max() < max_mm / 1000, f"max joint error {err.max() * 1000:.1f} mm"
+    assert fit.mpjpe_m == pytest.approx(err.mean(), abs=1e-6) and fit.mpjpe_m < mean_mm / 1000
+    np.testing.assert_allclose(fit.betas, betas, atol=0.02)  # bone lengths pin the shape down
+    # The parameters are in phymo's Z-up world: an smplx layer fed with them lands on the motion.
+    layer = load_smpl_layer(model_dir)
+    from smplx.lbs import lbs
+
+    f32 = lambda a: torch.tensor(np.array(a), dtype=torch.float32)  # noqa: E731
+    _, joints = lbs(f32(np.broadcast_to(fit.betas, (12, 10))), f32(np.concatenate([fit.global_orient,
+                    fit.body_pose], 1)), layer.v_template, layer.shapedirs, layer.posedirs, layer.J_regressor,
+                    layer.parents, layer.lbs_weights)
+    np.testing.assert_allclose(joints.numpy() + fit.transl[:, None], fit.joints, atol=1e-4)
+
+
+def test_smpl_arrays_merge_into_motion_npz(model_dir, tmp_path):
+    betas, go, bp, tr = _known_sequence(t=4)
+    motion = _motion_from_smpl(betas, go, bp, tr)
+    fit = fit_smpl(motion, model_dir, iterations=20, config=SmplFitConfig(lbfgs_iterations=5))
+    arrays = smpl_arrays(fit)
+    assert all(k.startswith("smpl_") for k in arrays)
+    for key in ("smpl_betas", "smpl_global_orient", "smpl_body_pose", "smpl_transl", "smpl_joints", "smpl_gender"):
+        assert key in arrays
+    out = save_npz(tmp_path / "motion.npz", motion_arrays(motion, extras=arrays))
+    with np.load(out) as npz:
+        assert npz["smpl_body_pose"].shape == (4, 69) and str(npz["smpl_gender"]) == "neutral"
+        assert npz["smpl_joints"].shape == (4, 24, 3)
+
+
+def test_missing_folder_names_it_and_the_fix(tmp_path):
+    with pytest.raises(InputNotFoundError, match="does not exist") as info:
+        load_smpl_layer(tmp_path / "nowhere")
+    assert "nowhere" in str(info.value) and "smpl.is.tue.mpg.de" in str(info.value)
+
+
+def test_missing_gender_file(model_dir):
+    with pytest.raises(InputNotFoundError, match="no SMPL_FEMALE.pkl or SMPL_FEMALE.npz") as info:
+        load_smpl_layer(model_dir, gender="female")
+    assert str(model_dir) in str(info.value) and "SMPL_NEUTRAL.pkl" in str(info.value)
+    with pytest.raises(ValueError, match="gender"):
+        load_smpl_layer(model_dir, gender="robot")
+
+
+def test_wrong_keys_shapes_or_content(tmp_path):
+    data = tiny_smpl_data()
+    del data["J_regressor"]
+    write_model(tmp_path / "a", data=data)
+    with pytest.raises(DataFormatError, match="missing keys J_regressor"):
+        load_smpl_layer(tmp_path / "a")
+    data = tiny_smpl_data()
+    data["weights"] = data["weights"][:, :20]
+    write_model(tmp_path / "b", data=data)
+    with pytest.raises(DataFormatError, match=r"weights must be \(192, 24\)"):
+        load_smpl_layer(tmp_path / "b")
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "SMPL_NEUTRAL.pkl").write_bytes(b"not a pickle")
+    with pytest.raises(DataFormatError, match="SMPL_NEUTRAL.pkl"):
+        load_smpl_layer(tmp_path / "c")
+
+
+def test_fit_needs_canonical_joint_names(model_dir):
+    sk = Skeleton(("root", "a"), (-1, 0), np.array([[0, 0, 0], [0, 0, 1.0]]))
+    motion = Motion(sk, 30.0, np.zeros((2, 3)), np.tile([1.0, 0, 0, 0], (2, 2, 1)))
+    with pytest.raises(DataFormatError, match="canonical joint names"):
+        fit_smpl(motion, model_dir, iterations=1)
