@@ -150,3 +150,19 @@ def test_output_path_that_is_a_file(demo_input, tmp_path, capsys):
     blocker.write_text("x")
     assert cli.main(["reconstruct", str(video), "--keypoints", str(keypoints), "-o", str(blocker / "o")]) == 2
     assert "cannot write to the output folder" in _error(capsys)
+
+
+def test_smpl_parameters_exported_with_users_model_files(demo_input, tmp_path):
+    from _smpl_model import write_model
+
+    write_model(tmp_path / "smpl")
+    video, keypoints = demo_input
+    out = tmp_path / "o"
+    assert cli.main(["reconstruct", str(video), "--keypoints", str(keypoints), "-o", str(out), "--no-overlay",
+                     "--smpl-model", str(tmp_path / "smpl"), *FAST]) == 0
+    with np.load(out / "motion.npz", allow_pickle=False) as z:
+        t = len(z["frame_index"])
+        assert z["smpl_body_pose"].shape == (t, 69) and z["smpl_betas"].shape == (10,)
+        # the fitted SMPL joints sit on the reconstructed body (tiny test model: proportions differ a little)
+        assert np.linalg.norm(z["smpl_joints"][:, 0] - z["positions"][:, 0], axis=-1).mean() < 0.05
+    assert not (out / "overlay.mp4").exists()
