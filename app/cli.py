@@ -22,6 +22,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "detect": ("phymo.app.cmd_detect", "detect 2D keypoints in a video and write them as npz"),
     "bench": ("phymo.app.bench", "run a benchmark, print its table and write JSON"),
     "retarget": ("phymo.app.cmd_retarget", "retarget a mocap BVH clip to the canonical skeleton"),
+    "evaluate": ("phymo.app.cmd_evaluate", "evaluate physics against ground truth on a dataset (sequential or Ray)"),
+    "meta-train": ("phymo.app.cmd_meta_train", "meta-train a learned optimizer (Optimus or a baseline) with PES"),
 }
 
 

@@ -74,6 +74,9 @@ class PipelineConfig:
             raise PhymoError(f"--focal must be positive pixels, got {self.focal_px}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise PhymoError(f"--device must be auto, cpu or cuda, got {self.device!r}")
+        from phymo.optimizer.registry import canonical_name
+
+        canonical_name(self.optimizer)  # an unknown name fails here, before any work
 
 
 def resolve_device(name: str) -> str:
@@ -85,16 +88,6 @@ def resolve_device(name: str) -> str:
     if name == "cuda" and not torch.cuda.is_available():
         raise PhymoError("--device cuda was asked for but torch sees no CUDA device; use --device cpu or auto")
     return name
-
-
-def optimizer_factory(name: str, device: str):
-    """``tensor -> optimizer`` for physics windows, from the optimizer registry."""
-    from phymo.optimizer.registry import LEARNED, OPTIMIZERS, make_optimizer
-
-    if name not in OPTIMIZERS:
-        raise PhymoError(f"unknown optimizer {name!r}; choose one of {', '.join(sorted(OPTIMIZERS))}")
-    kwargs = {"device": device} if name in LEARNED else {}
-    return lambda x: make_optimizer(name, [x], **kwargs)
 
 
 def _hash(*parts) -> str:
@@ -237,6 +230,7 @@ def run_pipeline(out: Path, config: PipelineConfig, video: Path | None = None, k
     kp = timings.stage("keypoints", load_or_detect_keypoints, video, keypoints, config, cache)
     obs = timings.stage("kinematic", kinematic_initialization, kp, config, cache)
 
+    from phymo.optimizer.registry import optimizer_factory
     from phymo.physics import reconstruct
 
     rec = timings.stage("physics", reconstruct, obs, config.physics, optimizer_factory(config.optimizer, device),
@@ -261,7 +255,10 @@ def _write_outputs(out: Path, obs: Observations, rec, config: PipelineConfig, vi
     from .overlay import blank_frames, write_overlay_video
     from .plots import plot_loss_traces, plot_per_frame
 
-    files = {"physics": export_motion(out, "motion", rec.motion, obs, {"qpos": rec.qpos, "qvel": rec.qvel}),
+    files = {"physics": export_motion(out, "motion", rec.motion, obs,
+                                      {"qpos": rec.qpos, "qvel": rec.qvel, "torques": rec.torques,
+                                       "actuator_names": np.array(rec.actuator_names),
+                                       "residual_force": rec.residual_force}),
              "kinematic": export_motion(out, "kinematic", obs.kinematic, obs)}
     if config.smpl_model is not None:
         from phymo.data.smpl import fit_smpl, smpl_arrays
@@ -271,6 +268,8 @@ def _write_outputs(out: Path, obs: Observations, rec, config: PipelineConfig, vi
         save_npz(out / "motion.npz", arrays)
         files["smpl_fit_mpjpe_mm"] = fit.mpjpe_m * 1000
     phys_summary, phys_series = plausibility(rec.motion)
+    phys_series["residual force (N)"] = rec.residual_force
+    phys_summary["residual_force_n"] = float(np.nanmean(rec.residual_force)) if rec.num_residual else 0.0
     kin_summary, _ = plausibility(obs.kinematic)
     traces = {f"w{i} [{w['start']}:{w['stop']})": w["loss_history"] for i, w in enumerate(rec.windows)
               if len(w.get("loss_history", ())) > 0}

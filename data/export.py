@@ -46,16 +46,26 @@ def atomic_write_bytes(path: Path, data: bytes) -> Path:
 
 
 def atomic_write_json(path: Path, obj) -> Path:
-    return atomic_write_bytes(path, (json.dumps(obj, indent=1, default=_json_default) + "\n").encode())
+    """Strict JSON (NaN and inf become ``null``, which web tools can parse), written atomically."""
+    return atomic_write_bytes(path, (json.dumps(_plain(obj), indent=1, allow_nan=False) + "\n").encode())
 
 
-def _json_default(o):
+def _plain(o):
+    """``o`` as JSON-native values: arrays as nested lists, non-finite floats as None."""
+    if isinstance(o, dict):
+        return {str(k): _plain(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_plain(v) for v in o]
     if isinstance(o, np.ndarray):
-        return o.tolist()
+        return _plain(o.tolist())
     if isinstance(o, np.generic):
-        return o.item()
+        return _plain(o.item())
+    if isinstance(o, float):
+        return o if np.isfinite(o) else None
     if isinstance(o, Path):
         return str(o)
+    if o is None or isinstance(o, (str, int, bool)):
+        return o
     raise TypeError(f"cannot serialise {type(o).__name__} to JSON")
 
 

@@ -1,1 +1,33 @@
-"""Optimus learned optimizer, baselines, task suites and meta-training."""
+"""Optimus learned optimizer, baselines, task suites and meta-training.
+
+Public surface (one name per line)::
+
+    make_optimizer(name, params, **kw)   torch.optim-style optimizer from the registry
+    OPTIMIZERS                           registry: name -> factory
+    Optimus, OptimusConfig               functional learned optimizer (init_state / step)
+    LearnedAdapter                       torch.optim front over any functional learned optimizer
+    Task, make_task                      test-function task suite
+    load_weights, save_weights, WeightsError
+"""
+
+from .base import LearnedAdapter, NonFiniteGradientWarning
+from .optimus import Optimus, OptimusConfig
+from .registry import OPTIMIZERS, make_optimizer
+from .tasks import Task, make_task
+from .weights import WeightsError
+from .weights import load as load_weights
+from .weights import save as save_weights
+
+__all__ = [
+    "LearnedAdapter",
+    "NonFiniteGradientWarning",
+    "OPTIMIZERS",
+    "Optimus",
+    "OptimusConfig",
+    "Task",
+    "WeightsError",
+    "load_weights",
+    "make_optimizer",
+    "make_task",
+    "save_weights",
+]

@@ -122,6 +122,11 @@ class Body:
     def num_residual(self) -> int:
         return 6 if self.config.residual else 0
 
+    @property
+    def actuator_names(self) -> list[str]:
+        """Actuator names in ``ctrl`` order (hinge motors, then the residual root actuators)."""
+        return [self.model.actuator(i).name for i in range(self.nu)]
+
     def foot_sites(self) -> list[int]:
         return [self.skeleton.index(n) for n in ("left_ankle", "left_toe", "right_ankle", "right_toe")]
 

@@ -23,6 +23,8 @@ class LossWeights:
         residual: mean squared normalized residual root force/torque (force / residual limit).
         skating: squared horizontal foot speed (m/s)^2 weighted by a soft contact indicator.
         contact_height: height (m) above its standing height at which a foot joint stops counting as in contact.
+        foot_pin: squared horizontal distance (m^2) of a foot joint from its pinned stance position, in the
+            frames where the reference has it in contact (see ``WindowTargets.foot_pins``).
         penetration: squared depth (m^2) of any joint below the ground plane z = 0.
         smooth_ctrl: squared second difference of the control knots.
         smooth_pos: squared joint acceleration, (m/s^2)^2.
@@ -36,6 +38,7 @@ class LossWeights:
     residual: float = 1e-1
     skating: float = 1.0
     contact_height: float = 0.03
+    foot_pin: float = 100.0
     penetration: float = 1e4
     smooth_ctrl: float = 1e-2
     smooth_pos: float = 1e-5
@@ -54,6 +57,10 @@ class WindowTargets:
         foot_joints: indices of the foot joints (ankles, toes).
         foot_heights: ``(len(foot_joints),)`` each foot joint's height above the ground when standing, m.
         num_joint_ctrl: the first controls are joint torques, the rest residual root actuators.
+        foot_pins: ``(F, len(foot_joints), 2)`` pinned horizontal stance positions, finite where
+            ``foot_contact`` is 1; with them the skating term uses ``foot_contact`` (from the reference)
+            instead of the simulated foot heights.
+        foot_contact: ``(F, len(foot_joints))`` 1 where the reference has the foot joint in stance, else 0.
     """
 
     keypoints_2d: torch.Tensor
@@ -64,13 +71,17 @@ class WindowTargets:
     foot_joints: list[int]
     num_joint_ctrl: int
     foot_heights: torch.Tensor | None = None
+    foot_pins: torch.Tensor | None = None
+    foot_contact: torch.Tensor | None = None
 
     @classmethod
     def from_arrays(cls, keypoints_2d, confidence, kinematic, camera, fps, foot_joints, num_joint_ctrl,
-                    foot_heights=None):
-        t = lambda a: torch.as_tensor(np.asarray(a, dtype=np.float64))  # noqa: E731
+                    foot_heights=None, foot_pins=None, foot_contact=None):
+        t = lambda a: None if a is None else torch.as_tensor(np.asarray(a, dtype=np.float64))  # noqa: E731
+        if foot_pins is not None:
+            foot_pins = np.nan_to_num(np.asarray(foot_pins, dtype=np.float64)[..., :2])
         return cls(t(keypoints_2d), t(confidence), t(kinematic), camera, fps, list(foot_joints), num_joint_ctrl,
-                   None if foot_heights is None else t(foot_heights))
+                   t(foot_heights), t(foot_pins), t(foot_contact))
 
 
 def loss_terms(pos: torch.Tensor, knots: torch.Tensor, targets: WindowTargets,
@@ -88,7 +99,12 @@ def loss_terms(pos: torch.Tensor, knots: torch.Tensor, targets: WindowTargets,
     residual = (knots[:, nj:] ** 2).mean() if knots.shape[1] > nj else knots.new_zeros(())
     feet = pos[:, targets.foot_joints]
     rest = targets.foot_heights if targets.foot_heights is not None else feet.new_zeros(feet.shape[1])
-    contact = torch.sigmoid((rest + w.contact_height - feet[:-1, :, 2]) / 0.01).detach()
+    if targets.foot_contact is not None:
+        contact = targets.foot_contact[:-1] * targets.foot_contact[1:]
+        foot_pin = (targets.foot_contact * ((feet[..., :2] - targets.foot_pins) ** 2).sum(-1)).mean()
+    else:
+        contact = torch.sigmoid((rest + w.contact_height - feet[:-1, :, 2]) / 0.01).detach()
+        foot_pin = pos.new_zeros(())
     vel = (feet[1:, :, :2] - feet[:-1, :, :2]) * targets.fps
     skating = (contact * (vel ** 2).sum(-1)).mean() if pos.shape[0] > 1 else pos.new_zeros(())
     penetration = (torch.relu(-pos[..., 2]) ** 2).mean()
@@ -97,8 +113,8 @@ def loss_terms(pos: torch.Tensor, knots: torch.Tensor, targets: WindowTargets,
     acc = (pos[2:] - 2 * pos[1:-1] + pos[:-2]) * targets.fps ** 2
     smooth_pos = (acc ** 2).sum(-1).mean() if pos.shape[0] > 2 else pos.new_zeros(())
     return {"reproj": reproj, "kin_global": kin_global, "kin_relative": kin_relative, "torque": torque,
-            "residual": residual, "skating": skating, "penetration": penetration, "smooth_ctrl": smooth_ctrl,
-            "smooth_pos": smooth_pos}
+            "residual": residual, "skating": skating, "foot_pin": foot_pin, "penetration": penetration,
+            "smooth_ctrl": smooth_ctrl, "smooth_pos": smooth_pos}
 
 
 def window_loss(pos: torch.Tensor, knots: torch.Tensor, targets: WindowTargets,

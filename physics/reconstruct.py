@@ -34,6 +34,9 @@ from .simulate import SimulationDiverged, check_state, knot_frames
 
 log = logging.getLogger(__name__)
 
+#: bumped when the cached window files change content, so that an old cache is not read as new
+CACHE_VERSION = "w2"
+
 
 class Optimizer(Protocol):
     """What reconstruction needs of an optimizer: ``torch.optim`` style ``step(closure)`` over one tensor.
@@ -75,6 +78,11 @@ class ReconstructConfig:
         smooth_sigma: Gaussian smoothing (frames) of the kinematic reference for the initialization.
         ground_snap: ground the reference's root height where the lowest sole is within this many
             metres of z = 0 (0: off); see :func:`ground_root_height`.
+        pin_feet: clean the kinematic reference of foot skating before tracking it (see
+            :func:`pin_stance_feet`): detect stance (foot joint within ``pin_height`` m of its low
+            height and slower than ``pin_speed`` m/s), pin each stance segment at its median position,
+            shift the root horizontally so that the stance feet stay there (offset smoothed over
+            ``pin_sigma`` frames), and score the simulated feet against the pins (``weights.foot_pin``).
         threads: Jacobian threads (None: all available CPUs).
         reuse_tol: reuse the previous iteration's transition Jacobians when no state moved more than
             this (tangent units; 0: never) -- see :class:`~phymo.physics.adjoint.Simulator`.
@@ -93,7 +101,11 @@ class ReconstructConfig:
     max_deviation: float = 0.12
     reuse_tol: float = 0.0
     smooth_sigma: float = 1.5
-    ground_snap: float = 0.0
+    ground_snap: float = 0.04
+    pin_feet: bool = True
+    pin_height: float = 0.08
+    pin_speed: float = 1.0
+    pin_sigma: float = 1.5
     threads: int | None = None
     body: BodyConfig = BodyConfig()
     weights: LossWeights = LossWeights()
@@ -106,12 +118,27 @@ class ReconstructConfig:
 
 @dataclass
 class Reconstruction:
-    """Result: the physics motion and per-frame simulation state, plus one record per window."""
+    """Result: the physics motion, per-frame simulation state and actuation, plus one record per window.
+
+    ``torques`` are the actuator outputs applied from each frame on (ctrl times gear: N m for the hinges,
+    in ``Body.actuator_names`` order, then N and N m for the residual root actuators); NaN on frames
+    that fell back to the kinematic estimate. Each window record carries its ``loss_history``.
+    """
 
     motion: Motion
     qpos: np.ndarray  # (T, nq)
     qvel: np.ndarray  # (T, nv)
+    torques: np.ndarray  # (T, nu)
+    actuator_names: list[str]
+    num_residual: int = 0
     windows: list[dict] = field(default_factory=list)
+
+    @property
+    def residual_force(self) -> np.ndarray:
+        """``(T,)`` magnitude of the residual root force, N (zeros without residual actuators)."""
+        if self.num_residual == 0:
+            return np.zeros(len(self.torques))
+        return np.linalg.norm(self.torques[:, -self.num_residual:][:, :3], axis=1)
 
 
 def window_starts(num_frames: int, window: int, overlap: int) -> list[int]:
@@ -171,6 +198,111 @@ def reference_state(body: Body, kinematic: Motion, sigma: float,
     v = qpos_to_qvel(body, q, dt)
     a = np.gradient(v, dt, axis=0) if len(v) > 1 else np.zeros_like(v)
     return q, v, a
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """``[start, stop)`` of the runs of True in a 1D boolean array."""
+    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True))
+
+
+def pin_stance_feet(body: Body, kinematic: Motion, height: float = 0.08, speed: float = 1.0, sigma: float = 1.5,
+                    min_frames: int = 3, root_shift: bool = False,
+                    ik_iterations: int = 8) -> tuple[Motion, np.ndarray, np.ndarray]:
+    """A skating-free reference: stance feet pinned, the root shifted horizontally to keep them there.
+
+    A foot joint (``body.foot_sites()``) is in stance in a frame when it is within ``height`` m of its
+    5th-percentile height over the motion and its (smoothed) horizontal speed is below ``speed`` m/s,
+    for at least ``min_frames`` consecutive frames. Each stance run is pinned at its median horizontal
+    position, at the joint's standing height (:meth:`Body.foot_heights`: the foot on the ground, where
+    friction can hold it), and the leg hinges are solved to reach the pins (:func:`_leg_ik`). With
+    ``root_shift`` the root first moves by the mean offset from the stance joints to their pins (interpolated
+    through frames with no stance, Gaussian-smoothed over ``sigma`` frames), which removes the sliding
+    that root error causes (all of it in single support). Returns the shifted motion, the pins
+    ``(T, 4, 3)`` (NaN outside stance; z is the shifted joint's height) and the stance mask ``(T, 4)``.
+    """
+    p = kinematic.positions()
+    t, feet = len(p), body.foot_sites()
+    pins = np.full((t, len(feet), 3), np.nan)
+    mask = np.zeros((t, len(feet)), dtype=bool)
+    if t < 3 or not np.all(np.isfinite(p)):
+        return kinematic, pins, mask
+    fp = p[:, feet]
+    low = np.percentile(fp[..., 2], 5, axis=0)
+    xy = _smooth(fp[..., :2].reshape(t, -1), 1.0).reshape(t, len(feet), 2)
+    vel = np.linalg.norm(np.gradient(xy, 1.0 / kinematic.fps, axis=0), axis=-1)
+    stance = (fp[..., 2] <= low + height) & (vel <= speed)
+    offsets = np.full((t, len(feet), 2), np.nan)
+    for j in range(len(feet)):
+        for a, b in _runs(stance[:, j]):
+            if b - a < min_frames:
+                continue
+            mask[a:b, j] = True
+            pins[a:b, j, :2] = np.median(fp[a:b, j, :2], axis=0)
+            offsets[a:b, j] = pins[a:b, j, :2] - fp[a:b, j, :2]
+    if not mask.any():
+        return kinematic, pins, mask
+    pinned = kinematic
+    if root_shift:
+        cnt = mask.sum(axis=1)[:, None]
+        off = np.where(cnt > 0, np.nan_to_num(offsets).sum(axis=1) / np.maximum(cnt, 1), np.nan)  # (T, 2)
+        idx, good = np.arange(t), mask.any(axis=1)
+        off = np.stack([np.interp(idx, idx[good], off[good, i]) for i in range(2)], axis=1)
+        off = _smooth(off, sigma)
+        root = kinematic.root_translation.copy()
+        root[:, :2] += off
+        pinned = dataclasses.replace(kinematic, root_translation=root)
+    fp, rest = pinned.positions()[:, feet], body.foot_heights()
+    for j in range(len(feet)):
+        for a, b in _runs(mask[:, j]):
+            pins[a:b, j, :2] = np.median(fp[a:b, j, :2], axis=0)
+            pins[a:b, j, 2] = rest[j]
+    if ik_iterations > 0:
+        pinned = _leg_ik(body, pinned, pins, mask, ik_iterations, sigma)
+    return pinned, pins, mask
+
+
+def _leg_ik(body: Body, motion: Motion, pins: np.ndarray, mask: np.ndarray, iterations: int,
+            sigma: float) -> Motion:
+    """Move the leg hinges (damped least squares on the foot sites' Jacobians) so stance feet reach their pins.
+
+    The per-frame joint corrections are Gaussian-smoothed over ``sigma`` frames so that they fade in and
+    out at stance boundaries instead of jumping.
+    """
+    m = body.model
+    d = mujoco.MjData(m)
+    q0 = motion_to_qpos(body, motion)
+    feet = body.foot_sites()
+    lo, hi = m.jnt_range[:, 0], m.jnt_range[:, 1]
+    dq = np.zeros((len(q0), m.nv))
+    jac = np.zeros((3, m.nv))
+    for t in np.flatnonzero(mask.any(axis=1)):
+        q = q0[t].copy()
+        js = [j for j in range(len(feet)) if mask[t, j]]
+        for _ in range(iterations):
+            d.qpos[:] = q
+            mujoco.mj_kinematics(m, d)
+            mujoco.mj_comPos(m, d)
+            rows, err = [], []
+            for j in js:
+                sid = body.site_ids[feet[j]]
+                mujoco.mj_jacSite(m, d, jac, None, sid)
+                rows.append(jac[:, 6:].copy())
+                err.append(pins[t, j] - d.site_xpos[sid])
+            jm, e = np.concatenate(rows), np.concatenate(err)
+            step = jm.T @ np.linalg.solve(jm @ jm.T + 1e-4 * np.eye(len(e)), e)
+            v = np.concatenate([np.zeros(6), step])
+            mujoco.mj_integratePos(m, q, v, 1.0)
+            for ji in range(1, m.njnt):  # hinges within their limits
+                if m.jnt_limited[ji]:
+                    a = m.jnt_qposadr[ji]
+                    q[a] = np.clip(q[a], lo[ji], hi[ji])
+        mujoco.mj_differentiatePos(m, dq[t], 1.0, q0[t], q)
+    dq = _smooth(dq, sigma)
+    q = q0.copy()
+    for t in range(len(q)):
+        mujoco.mj_integratePos(m, q[t], dq[t], 1.0)
+    return qpos_to_motion(body, q, motion.fps)
 
 
 def tracking_gains(pole: float, interval_s: float) -> tuple[float, float]:
@@ -250,22 +382,30 @@ def _bad_input(obs: Observations) -> str | None:
 
 
 def reconstruct_window(body: Body, obs: Observations, config: ReconstructConfig, qpos0: np.ndarray | None,
-                       qvel0: np.ndarray | None, optimizer: OptimizerFactory | None = None) -> dict:
-    """One window: returns ``qpos (F, nq)``, ``qvel (F, nv)``, ``knots``, losses, and ``fallback`` (reason or '')."""
+                       qvel0: np.ndarray | None, optimizer: OptimizerFactory | None = None,
+                       reference: Motion | None = None, pins: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
+    """One window: returns ``qpos (F, nq)``, ``qvel (F, nv)``, ``knots``, losses, and ``fallback`` (reason or '').
+
+    ``reference`` (default ``obs.kinematic``) is what the window tracks and is scored against in 3D;
+    ``pins`` the foot pins and stance mask of :func:`pin_stance_feet` for the window's frames.
+    A fallback returns ``obs.kinematic``.
+    """
     f = obs.num_frames
     reason = _bad_input(obs)
     if reason is None and f < 2:
         reason = "window shorter than 2 frames"
     if reason is not None:
         return _fallback(body, obs, reason)
-    qref, vref, aref = reference_state(body, obs.kinematic, config.smooth_sigma, config.ground_snap)
+    ref = obs.kinematic if reference is None else reference
+    qref, vref, aref = reference_state(body, ref, config.smooth_sigma, config.ground_snap)
     qpos0 = qref[0] if qpos0 is None else qpos0
     qvel0 = vref[0] if qvel0 is None else qvel0
     sim = Simulator(body, f, obs.fps, config.substeps, config.knot_every, config.interp, config.threads,
                     reuse_tol=config.reuse_tol)
-    targets = WindowTargets.from_arrays(obs.keypoints_2d, obs.confidence, obs.kinematic_positions(), obs.camera,
+    ref_pos = ref.positions()
+    targets = WindowTargets.from_arrays(obs.keypoints_2d, obs.confidence, ref_pos, obs.camera,
                                         obs.fps, body.foot_sites(), body.nu - body.num_residual,
-                                        body.foot_heights())
+                                        body.foot_heights(), *(pins if pins is not None else (None, None)))
     try:
         kp, kd = tracking_gains(config.tracking_pole, config.knot_every / obs.fps)
         knots0 = tracking_knots(sim, qref, vref, aref, qpos0, qvel0, kp, kd, config.contact_iterations)
@@ -305,13 +445,14 @@ def reconstruct_window(body: Body, obs: Observations, config: ReconstructConfig,
         sim.close()
         return _fallback(body, obs, f"physics blow-up: {e}")
     qpos, qvel = sim.last["qpos"][::config.substeps], sim.last["qvel"][::config.substeps]
-    deviation = float(np.linalg.norm(sim.frame_positions(sim.last["qpos"]) - obs.kinematic_positions(), axis=-1).mean())
+    ctrl = sim.last["ctrl"][np.minimum(np.arange(f) * config.substeps, len(sim.last["ctrl"]) - 1)]
+    deviation = float(np.linalg.norm(sim.frame_positions(sim.last["qpos"]) - ref_pos, axis=-1).mean())
     sim.close()
     if deviation > config.max_deviation:
         return _fallback(body, obs, f"simulation left the kinematic estimate by {deviation:.3f} m on average "
                                     f"(> max_deviation {config.max_deviation} m): the body fell or lost tracking")
-    return {"qpos": qpos, "qvel": qvel, "knots": best["knots"].numpy(), "loss": best["loss"],
-            "loss_history": np.array(history), "terms": best["terms"], "fallback": ""}
+    return {"qpos": qpos, "qvel": qvel, "torques": ctrl * body.gear, "knots": best["knots"].numpy(),
+            "loss": best["loss"], "loss_history": np.array(history), "terms": best["terms"], "fallback": ""}
 
 
 def _fallback(body: Body, obs: Observations, reason: str) -> dict:
@@ -323,7 +464,8 @@ def _fallback(body: Body, obs: Observations, reason: str) -> dict:
     q[:, 3:7] /= np.maximum(np.linalg.norm(q[:, 3:7], axis=1, keepdims=True), 1e-12)
     bad = np.linalg.norm(q[:, 3:7], axis=1) < 0.5
     q[bad, 3:7] = (1.0, 0.0, 0.0, 0.0)
-    return {"qpos": q, "qvel": qpos_to_qvel(body, q, 1.0 / obs.fps), "knots": np.zeros((0, body.nu)),
+    return {"qpos": q, "qvel": qpos_to_qvel(body, q, 1.0 / obs.fps), "torques": np.full((len(q), body.nu), np.nan),
+            "knots": np.zeros((0, body.nu)),
             "loss": np.nan, "loss_history": np.zeros(0), "terms": {}, "fallback": reason}
 
 
@@ -370,11 +512,20 @@ def reconstruct(obs: Observations, config: ReconstructConfig = ReconstructConfig
     t = obs.num_frames
     cache = None
     if cache_dir is not None:
-        cache = Path(cache_dir) / f"{config.key()}-{_input_hash(obs)}"
+        cache = Path(cache_dir) / f"{CACHE_VERSION}-{config.key()}-{_input_hash(obs)}"
         cache.mkdir(parents=True, exist_ok=True)
         (cache / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=1))
-    qpos, qvel = np.zeros((t, body.nq)), np.zeros((t, body.nv))
+    qpos, qvel, torques = np.zeros((t, body.nq)), np.zeros((t, body.nv)), np.zeros((t, body.nu))
     records, state = [], None
+    reference, pins, stance = obs.kinematic, None, None
+    if config.pin_feet:
+        kin = obs.kinematic
+        if config.ground_snap > 0 and np.all(np.isfinite(kin.root_translation)) and np.all(np.isfinite(kin.rotations)):
+            q = motion_to_qpos(body, kin)  # ground first, so that the leg IK reaches the floor
+            q[:, 2] = ground_root_height(body, q, config.ground_snap)
+            kin = qpos_to_motion(body, q, kin.fps)
+        reference, pins, stance = pin_stance_feet(body, kin, config.pin_height, config.pin_speed,
+                                                  config.pin_sigma)
     starts = window_starts(t, config.window, config.overlap)
     for i, s in enumerate(starts):
         e = min(s + config.window, t)
@@ -386,7 +537,8 @@ def reconstruct(obs: Observations, config: ReconstructConfig = ReconstructConfig
             res["cached"] = True
         else:
             q0, v0 = (None, None) if state is None else state
-            res = reconstruct_window(body, obs.slice(s, e), config, q0, v0, optimizer)
+            res = reconstruct_window(body, obs.slice(s, e), config, q0, v0, optimizer, reference.slice(s, e),
+                                     None if pins is None else (pins[s:e], stance[s:e].astype(np.float64)))
             if path is not None:
                 tmp = path.with_suffix(".tmp.npz")
                 np.savez(tmp, **{k: v for k, v in res.items() if k != "terms"},
@@ -394,10 +546,13 @@ def reconstruct(obs: Observations, config: ReconstructConfig = ReconstructConfig
                 tmp.replace(path)
         keep = 0 if i == 0 else (starts[i - 1] + config.window - s) // 2
         qpos[s + keep:e], qvel[s + keep:e] = res["qpos"][keep:], res["qvel"][keep:]
+        torques[s + keep:e] = res["torques"][keep:]
         nxt = starts[i + 1] - s if i + 1 < len(starts) else None
         state = None if (res["fallback"] or nxt is None) else (res["qpos"][nxt], res["qvel"][nxt])
         records.append({"start": s, "stop": e, "used_from": s + keep, "loss": float(res["loss"]),
-                        "fallback": res["fallback"], "cached": bool(res.get("cached", False))})
+                        "fallback": res["fallback"], "cached": bool(res.get("cached", False)),
+                        "loss_history": [float(v) for v in res["loss_history"]]})
     for i, r in enumerate(records):  # frames of the output that come from each window
         r["used_to"] = records[i + 1]["used_from"] if i + 1 < len(records) else t
-    return Reconstruction(qpos_to_motion(body, qpos, obs.fps), qpos, qvel, records)
+    return Reconstruction(qpos_to_motion(body, qpos, obs.fps), qpos, qvel, torques, body.actuator_names,
+                          body.num_residual, records)

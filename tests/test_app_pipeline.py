@@ -4,6 +4,7 @@ import importlib
 import json
 import os
 import stat
+from pathlib import Path
 
 import bvhio
 import cv2
@@ -13,6 +14,7 @@ import pytest
 from phymo.app import cli
 from phymo.app.demo import write_demo_input
 
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 FAST = ["--optimizer", "adam", "--iterations", "2", "--window", "16"]
 
 
@@ -44,7 +46,14 @@ def test_every_output_is_written_and_consistent(finished_run):
         t = len(z["frame_index"])
         assert z["positions"].shape == (t, 22, 3) and z["contacts"].shape == (t, 4) and z["qpos"].shape[0] == t
         assert float(z["fps"]) == 30.0
+        torques, names = z["torques"], list(z["actuator_names"])
+        assert torques.shape == (t, len(names)) and names[-6:] == [f"residual_{k}" for k in range(6)]
+        assert np.isfinite(torques).all() and np.abs(torques).max() > 1.0  # N m: the body is actuated
+        assert np.allclose(z["residual_force"], np.linalg.norm(torques[:, -6:-3], axis=1))
+    json.loads((out / "motion.json").read_text(), parse_constant=lambda c: pytest.fail(f"non-JSON {c}"))
     assert report["input"]["frames"] == t == 30
+    assert all(w["iterations"] == 2 and not w["fallback"] for w in report["windows"])  # loss.png has every trace
+    assert report["plausibility"]["physics"]["residual_force_n"] > 0
     # an independent parser reads the BVH with the right frame count and frame time
     bvh = bvhio.readAsBvh(str(out / "motion.bvh"))
     assert len(bvh.Frames) == t if hasattr(bvh, "Frames") else bvh.FrameCount == t
@@ -119,6 +128,23 @@ def test_no_person(tmp_path, capsys):
     video = _write_video(tmp_path / "blank.mp4", 5)
     assert cli.main(["reconstruct", str(video), "-o", str(tmp_path / "o")]) == 2
     assert _error(capsys) == f"phymo reconstruct: error: no person detected in {video} (5 frames examined)"
+
+
+def test_several_people_keeps_the_main_subject(tmp_path):
+    clip = DATA / "mmpose" / "demo_multiperson_street_5frames.mp4"
+    if not clip.is_file():
+        pytest.skip("shared data clip not present")
+    assert cli.main(["reconstruct", str(clip), "-o", str(tmp_path), "--no-overlay", *FAST]) == 0
+    with np.load(tmp_path / "motion.npz", allow_pickle=False) as z:
+        assert z["positions"].shape == (5, 22, 3) and np.isfinite(z["positions"]).all()
+
+
+def test_unknown_optimizer(demo_input, tmp_path, capsys):
+    video, keypoints = demo_input
+    assert cli.main(["reconstruct", str(video), "--keypoints", str(keypoints), "--optimizer", "sgd-with-wings",
+                     "-o", str(tmp_path / "o")]) == 2
+    assert "unknown optimizer 'sgd-with-wings'; choose one of" in _error(capsys)
+    assert not (tmp_path / "o").exists()  # failed before any work
 
 
 def test_start_after_end(demo_input, tmp_path, capsys):

@@ -1,0 +1,71 @@
+"""Meta-train a learned optimizer (Optimus or a learned baseline) on a task suite.
+
+``phymo meta-train --tasks functions --steps N --device cpu --out DIR`` writes ``DIR/config.json``,
+``DIR/meta_loss.csv``, a resumable ``DIR/ckpt.pt`` and the final weights ``DIR/<optimizer>.pt``
+(the shipped-weights format). Re-running with the same ``--out`` resumes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+from phymo.data.errors import PhymoError
+
+LOG = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--tasks", choices=["functions", "physics"], default="functions", help="task suite")
+    parser.add_argument("--optimizer", choices=["optimus", "adafac_mlp", "metz2020", "mnemosyne"], default="optimus")
+    parser.add_argument("--method", choices=["tbptt", "pes"], default="tbptt", help="meta-gradient estimator")
+    parser.add_argument("--steps", type=int, default=1000, help="meta-steps")
+    parser.add_argument("--max-seconds", type=float, default=float("inf"), help="wall-clock budget")
+    parser.add_argument("--n-tasks", type=int, default=4, help="inner problems in parallel")
+    parser.add_argument("--trunc", type=int, default=16, help="truncation length (inner steps per meta-step)")
+    parser.add_argument("--min-len", type=int, default=32, help="shortest inner trajectory (log-uniform)")
+    parser.add_argument("--max-len", type=int, default=512, help="longest inner trajectory (log-uniform)")
+    parser.add_argument("--dim-lo", type=int, default=2)
+    parser.add_argument("--dim-hi", type=int, default=64)
+    parser.add_argument("--outer-lr", type=float, default=1e-3)
+    parser.add_argument("--pes-sigma", type=float, default=0.01)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="where tasks and network run")
+    parser.add_argument("--warm-start", type=Path, default=None,
+                        help="optimus only: adafac_mlp weights to initialise the per-dimension branch from")
+    parser.add_argument("--warm-lr", type=float, default=0.01, help="Adam base step after --warm-start")
+    parser.add_argument("--out", type=Path, required=True, help="output folder (resumes if it has ckpt.pt)")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.tasks == "physics":
+        raise PhymoError("meta-train --tasks physics: the physics task family is not available yet; "
+                         "use --tasks functions")
+    import torch
+
+    from phymo.optimizer import meta_train as M
+    from phymo.optimizer.registry import LEARNED
+
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise PhymoError("meta-train --device cuda: no CUDA device visible; use --device cpu")
+    cfg = M.MetaTrainConfig(optimizer=args.optimizer, method=args.method, steps=args.steps, n_tasks=args.n_tasks,
+                            trunc=args.trunc, min_len=args.min_len, max_len=args.max_len, dim_lo=args.dim_lo,
+                            dim_hi=args.dim_hi, outer_lr=args.outer_lr, pes_sigma=args.pes_sigma, seed=args.seed,
+                            device=args.device, max_seconds=args.max_seconds)
+    net = LEARNED[args.optimizer]()
+    if args.warm_start is not None:
+        if args.optimizer != "optimus":
+            raise PhymoError("meta-train --warm-start: only --optimizer optimus can be warm-started")
+        from phymo.optimizer.optimus import warm_start_from_adafac
+        from phymo.optimizer.weights import load
+        warm_start_from_adafac(net, load(args.warm_start, expect="adafac_mlp"), args.warm_lr)
+        LOG.info("optimus per-dimension branch warm-started from %s", args.warm_start)
+    net = M.meta_train(net, cfg, args.out, log=LOG.info)
+    ck = torch.load(args.out / "ckpt.pt", map_location="cpu", weights_only=False)
+    meta = {"tasks": args.tasks, "meta_steps": ck["step"], "seconds": round(ck["elapsed"]), "config": json.loads(
+        (args.out / "config.json").read_text())}
+    M.export(net, args.out / f"{args.optimizer}.pt", meta)
+    print(f"meta-train: {ck['step']} meta-steps in {ck['elapsed']:.0f} s -> {args.out / (args.optimizer + '.pt')}")
+    return 0

@@ -1,0 +1,229 @@
+"""Evaluation datasets: each lists picklable sequence jobs and turns one into observations plus ground truth.
+
+How observations are made (ground truth known in every case):
+
+- ``mocap``: a BVH file of the chosen corpus split, resampled to ``fps``, seen through a seeded
+  :func:`random_camera`; 2D keypoints and the kinematic initialization (a noisy copy of the motion,
+  temporally correlated joint-rotation and root errors) from :func:`synthesize_observations`.
+- ``h36m``: the clip's 17 ground-truth joints (25 Hz) fitted to the canonical skeleton; 2D keypoints
+  either synthetic (that fit projected through the real camera, with detector-like noise) or the
+  dataset's own 2D file (``keypoints``); the kinematic initialization is a noisy copy of the fit (a
+  stand-in for a learned lifter, which phymo does not have yet). Scores use the 17 original joints.
+- ``aist``: as ``h36m`` with AIST++'s COCO-17 keypoints (pelvis, neck, spine and chest made from hip and
+  shoulder midpoints), camera ``c01``; scores use the 12 limb joints, the nose and the hip midpoint.
+- ``clips``: real videos need the video front end (:mod:`phymo.pose`), not available yet.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from phymo.data.camera import Camera
+from phymo.data.errors import DataFormatError, PhymoError
+from phymo.data.observations import Observations
+from phymo.data.skeleton import CANONICAL
+from phymo.data.synthetic import SyntheticConfig, synthesize_observations
+from phymo.physics.reconstruct import ReconstructConfig
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """What to evaluate and how; written to ``OUT/config.json``.
+
+    Attributes:
+        dataset: a key of :data:`DATASETS`; root: its folder.
+        subjects: Human3.6M subjects (protocol: S9, S11); cameras: Human3.6M views 0..3.
+        actions: keep only these action groups (empty: all).
+        split: mocap corpus split ("test" is the held-out one; "all": every file).
+        keypoints: Human3.6M 2D source: "synthetic" or the name of a ``data_2d_h36m_<name>.npz`` file.
+        fps: frame rate sequences are resampled to (mocap, AIST++); Human3.6M is downsampled 50 -> 25 Hz.
+        max_frames: keep the first ``max_frames`` frames of each sequence (None: all).
+        max_sequences: evaluate the first ``max_sequences`` sequences (None: all).
+        seed: base seed; each sequence's seed is derived from it and the sequence id.
+        optimizers: optimizer names; the first reconstructs, all are compared when more than one.
+        foot_contact_height: contact thresholds above the ground for ankles and toes, metres (retargeted
+            mocap stands with ankles ~0.075 m and toes ~0 m above the ground; looser thresholds count a
+            lifting heel as a sliding contact, so even ground-truth walking would "skate").
+        skate_speed: horizontal speed above which a contact foot slides, m/s.
+    """
+
+    dataset: str
+    root: str
+    subjects: tuple[str, ...] = ("S9", "S11")
+    cameras: tuple[int, ...] = (0, 1, 2, 3)
+    actions: tuple[str, ...] = ()
+    split: str = "test"
+    keypoints: str = "synthetic"
+    fps: float = 30.0
+    max_frames: int | None = None
+    max_sequences: int | None = None
+    seed: int = 0
+    optimizers: tuple[str, ...] = ("adam",)
+    foot_contact_height: tuple[float, float] = (0.09, 0.03)
+    skate_speed: float = 0.2
+    synthetic: SyntheticConfig = SyntheticConfig()
+    reconstruct: ReconstructConfig = ReconstructConfig()
+
+    def __post_init__(self) -> None:
+        if self.dataset not in DATASETS:
+            raise PhymoError(f"unknown dataset {self.dataset!r}; choose one of {sorted(DATASETS)}")
+        if self.max_frames is not None and self.max_frames < 3:
+            raise PhymoError(f"--max-frames must be at least 3 (acceleration needs 3 frames), got {self.max_frames}")
+        if not self.optimizers:
+            raise PhymoError("name at least one optimizer")
+
+
+@dataclass(frozen=True)
+class SequenceSpec:
+    """One job: ``source`` holds the picklable loader arguments of its dataset."""
+
+    id: str
+    action: str
+    source: tuple
+
+
+@dataclass
+class Sample:
+    """Observations (with a kinematic estimate) and ground truth ``gt (T, J, 3)`` world metres, canonical order.
+
+    ``joints`` are the canonical indices the protocol scores (root first: the alignment joint).
+    """
+
+    obs: Observations
+    gt: np.ndarray
+    joints: list[int] = field(default_factory=lambda: list(range(CANONICAL.num_joints)))
+
+
+def sequence_seed(base: int, seq_id: str) -> int:
+    return base + int.from_bytes(hashlib.sha256(seq_id.encode()).digest()[:4], "big")
+
+
+# ---- datasets -------------------------------------------------------------------------------------
+
+def _mocap_specs(cfg: EvalConfig) -> list[SequenceSpec]:
+    from phymo.data.mocap import MocapCorpus
+
+    corpus = MocapCorpus(cfg.root)
+    specs = []
+    for p in corpus.files() if cfg.split == "all" else corpus.split(cfg.split):
+        rel = p.relative_to(corpus.root).as_posix()
+        specs.append(SequenceSpec(rel, rel.split("/")[0] if "/" in rel else "mocap", (str(p),)))
+    return specs
+
+
+def _mocap_sample(spec: SequenceSpec, cfg: EvalConfig) -> Sample:
+    from phymo.data.retarget import load_bvh_motion
+
+    motion = load_bvh_motion(spec.source[0]).resample(cfg.fps)
+    motion = motion.slice(0, cfg.max_frames)
+    if motion.num_frames < 3:
+        raise DataFormatError(f"{spec.source[0]}: only {motion.num_frames} frames at {cfg.fps:g} fps; need 3")
+    obs = synthesize_observations(motion, None, cfg.synthetic, sequence_seed(cfg.seed, spec.id))
+    return Sample(obs, motion.positions())
+
+
+def _fit_sample(targets: dict[str, np.ndarray], gt: np.ndarray, joints: list[int], fps: float, camera: Camera,
+                cfg: EvalConfig, seq_id: str) -> Sample:
+    """Fit ground-truth points to the canonical skeleton, then synthesize observations of the fit."""
+    from phymo.data.retarget import solve_motion
+
+    fit = solve_motion(targets, fps)
+    fit.root_translation[:] = targets["pelvis"]  # keep the dataset's ground, not the fit's lowest foot
+    obs = synthesize_observations(fit, camera, cfg.synthetic, sequence_seed(cfg.seed, seq_id))
+    return Sample(obs, gt, joints)
+
+
+def _trunk(targets: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Add a chest between spine and neck (canonical proportions 0.15 : 0.22) and collars a fifth of the way
+    from the neck to each shoulder, where they are missing (the fit needs them for the chest's frame)."""
+    if "chest" not in targets:
+        targets["chest"] = targets["spine"] + 0.4 * (targets["neck"] - targets["spine"])
+    for side in ("left", "right"):
+        if f"{side}_collar" not in targets:
+            targets[f"{side}_collar"] = targets["neck"] + 0.2 * (targets[f"{side}_shoulder"] - targets["neck"])
+    return targets
+
+
+def _h36m_dataset(cfg: EvalConfig):
+    from phymo.data.h36m import H36MDataset
+
+    return H36MDataset(cfg.root, keypoints=cfg.keypoints if cfg.keypoints != "synthetic" else "gt", downsample=2)
+
+
+def _h36m_specs(cfg: EvalConfig) -> list[SequenceSpec]:
+    from phymo.data.h36m import CAMERA_IDS, normalize_action
+
+    ds = _h36m_dataset(cfg)
+    have = ds.subjects()
+    missing = [s for s in cfg.subjects if s not in have]
+    if missing:
+        raise PhymoError(f"{cfg.root}: no subject {missing} in the Human3.6M files (has {have})")
+    return [SequenceSpec(f"{s}/{a}/{CAMERA_IDS[c]}", normalize_action(a), (s, a, c))
+            for s in cfg.subjects for a in ds.actions(s) if not cfg.actions or normalize_action(a) in cfg.actions
+            for c in cfg.cameras]
+
+
+def _h36m_sample(spec: SequenceSpec, cfg: EvalConfig) -> Sample:
+    from phymo.data.skeleton import H36M_17
+
+    subject, action, cam = spec.source
+    ds = _h36m_dataset(cfg)
+    gt, _ = ds.positions_canonical(subject, action)
+    gt = gt[: cfg.max_frames]
+    joints = [int(j) for j in H36M_17.canonical_indices()]  # pelvis first
+    targets = _trunk({CANONICAL.names[j]: gt[:, j] for j in joints})
+    sample = _fit_sample(targets, gt, joints, ds.fps, ds.camera(subject, cam), cfg, spec.id)
+    if cfg.keypoints != "synthetic":  # the dataset's own 2D keypoints replace the synthetic ones
+        real = ds.observations(subject, action, cam)
+        t = min(real.num_frames, sample.obs.num_frames)
+        o = sample.obs
+        sample.obs = Observations(real.keypoints_2d[:t], real.confidence[:t], o.camera, o.fps,
+                                  o.kinematic.slice(0, t), {**o.meta, **real.meta})
+        sample.gt = sample.gt[:t]
+    return sample
+
+
+def _aist_specs(cfg: EvalConfig) -> list[SequenceSpec]:
+    from phymo.data.aist import AISTDataset
+
+    return [SequenceSpec(s, s.split("_")[0], (s,)) for s in AISTDataset(cfg.root).sequences()]
+
+
+def _aist_sample(spec: SequenceSpec, cfg: EvalConfig) -> Sample:
+    from phymo.data.aist import AISTDataset
+    from phymo.data.skeleton import COCO_17
+
+    ds = AISTDataset(cfg.root)
+    pts, _ = ds.positions_canonical(spec.source[0])
+    step = max(1, int(round(ds.fps / cfg.fps)))
+    pts = pts[::step][: cfg.max_frames]
+    idx = CANONICAL.index
+    pts[:, 0] = 0.5 * (pts[:, idx("left_hip")] + pts[:, idx("right_hip")])
+    joints = [0] + [int(j) for j in COCO_17.canonical_indices()]
+    targets = {CANONICAL.names[j]: pts[:, j] for j in joints}
+    targets["neck"] = 0.5 * (targets["left_shoulder"] + targets["right_shoulder"])
+    targets["spine"] = targets["pelvis"] + 0.3 * (targets["neck"] - targets["pelvis"])
+    return _fit_sample(_trunk(targets), pts, joints, ds.fps / step, ds.camera(spec.source[0], "c01"), cfg, spec.id)
+
+
+def _clips_specs(cfg: EvalConfig) -> list[SequenceSpec]:
+    raise PhymoError("dataset 'clips' needs the video front end (phymo.pose: keypoints and kinematic "
+                     "initialization from video), which is not available yet; evaluate 'mocap', 'h36m' or 'aist'")
+
+
+#: dataset name -> (list the jobs, load one job's sample)
+DATASETS: dict[str, tuple[Callable[[EvalConfig], list[SequenceSpec]], Callable[[SequenceSpec, EvalConfig], Sample]]] = {
+    "mocap": (_mocap_specs, _mocap_sample),
+    "h36m": (_h36m_specs, _h36m_sample),
+    "aist": (_aist_specs, _aist_sample),
+    "clips": (_clips_specs, None),
+}
+
+
+def list_sequences(cfg: EvalConfig) -> list[SequenceSpec]:
+    specs = DATASETS[cfg.dataset][0](cfg)
+    return specs[: cfg.max_sequences] if cfg.max_sequences is not None else specs

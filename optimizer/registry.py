@@ -1,0 +1,82 @@
+"""Explicit registry: optimizer name -> factory ``(params, **kw) -> torch.optim.Optimizer``.
+
+``make_optimizer(name, params=[x])`` gives an object used like any ``torch.optim`` optimizer:
+``opt.step(closure)`` with a closure that zeroes gradients, computes the loss, calls ``backward()``
+and returns the loss. Learned optimizers load their shipped weights (offline) unless ``net`` is
+given; their functional cores are in :data:`LEARNED` (fresh, untrained networks).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from phymo.data.errors import PhymoError
+
+from . import classic
+from .base import LearnedAdapter
+from .learned_baselines import AdafacMLP, Metz2020, Mnemosyne
+from .optimus import Optimus
+
+#: learned optimizer name -> fresh functional network
+LEARNED: dict[str, Callable[[], torch.nn.Module]] = {
+    "optimus": Optimus, "adafac_mlp": AdafacMLP, "metz2020": Metz2020, "mnemosyne": Mnemosyne,
+}
+
+
+def _learned(name: str):
+    def factory(params, net: torch.nn.Module | None = None, weights: str | None = None,
+                device: str | torch.device | None = None):
+        from . import weights as W
+        if net is None:
+            net = W.load(weights, expect=name) if weights is not None else W.load_shipped(name)
+        return LearnedAdapter(params, net, device=device)
+    factory.__name__ = name
+    return factory
+
+
+OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
+    "optimus": _learned("optimus"),
+    "adam": classic.adam,
+    "lbfgs": classic.lbfgs,
+    "bfgs": classic.BFGS,
+    "gd_momentum": classic.gd_momentum,
+    "adafac_mlp": _learned("adafac_mlp"),
+    "metz2020": _learned("metz2020"),
+    "mnemosyne": _learned("mnemosyne"),
+}
+
+
+class UnknownOptimizerError(PhymoError, KeyError):
+    """The name is not in :data:`OPTIMIZERS`."""
+
+    def __str__(self) -> str:  # KeyError would print the message quoted
+        return str(self.args[0])
+
+
+def canonical_name(name: str) -> str:
+    """Registry spelling of ``name`` (``adafac-mlp`` on the command line is ``adafac_mlp``)."""
+    key = name.strip().lower().replace("-", "_")
+    if key not in OPTIMIZERS:
+        raise UnknownOptimizerError(f"unknown optimizer {name!r}; choose one of {', '.join(sorted(OPTIMIZERS))}")
+    return key
+
+
+def make_optimizer(name: str, params, **kwargs) -> torch.optim.Optimizer:
+    """Build optimizer ``name`` over ``params`` (see :data:`OPTIMIZERS`)."""
+    return OPTIMIZERS[canonical_name(name)](params, **kwargs)
+
+
+def optimizer_factory(name: str, device: str | torch.device | None = None, **kwargs
+                      ) -> Callable[[torch.Tensor], torch.optim.Optimizer]:
+    """``tensor -> optimizer`` over that one tensor, for per-window use (physics reconstruction).
+
+    The name is checked now, so a typo fails before any work. Learned optimizers run their network
+    on ``device`` (the tensor stays where it is); classic ones ignore it. ``kwargs`` go to the factory
+    (e.g. ``lr`` for Adam).
+    """
+    key = canonical_name(name)
+    if key in LEARNED:
+        kwargs = {**kwargs, "device": device}
+    return lambda x: OPTIMIZERS[key]([x], **kwargs)
