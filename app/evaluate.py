@@ -50,13 +50,11 @@ KINDS = ("kinematic", "physics")
 # ---- optimizers -----------------------------------------------------------------------------------
 
 def optimizer_factory(name: str, config: ReconstructConfig):
-    """A factory ``tensor -> Optimizer`` for registry name ``name``; Adam gets ``config.lr`` so that
-    the default evaluation optimizes exactly as :func:`phymo.physics.reconstruct.reconstruct` does."""
-    from phymo.optimizer.registry import canonical_name
+    """A factory ``tensor -> Optimizer`` for registry name ``name``, with the reconstruction's step
+    settings, so that the evaluation optimizes exactly as ``phymo reconstruct`` does."""
     from phymo.optimizer.registry import optimizer_factory as registry_factory
 
-    kwargs = {"lr": config.lr} if canonical_name(name) == "adam" else {}
-    return registry_factory(name, **kwargs)
+    return registry_factory(name, lr=config.lr, step_scale=config.learned_step_scale)
 
 
 class _Trace:
@@ -114,21 +112,21 @@ def plausibility(pred: np.ndarray, fps: float, cfg: EvalConfig) -> dict[str, flo
             "penetration": metrics.penetration(pred).mean_depth * 1000}
 
 
-def _body(sample: Sample, rc: ReconstructConfig):
+def _body(obs, rc: ReconstructConfig):
     """The humanoid :func:`phymo.physics.reconstruct.reconstruct` would build (built here to read its gears)."""
     from phymo.physics.body import build_body
     from phymo.physics.reconstruct import estimate_sole_clearance
 
     bc = rc.body
     if bc.sole_clearance is None:
-        bc = dataclasses.replace(bc, sole_clearance=estimate_sole_clearance(sample.obs.kinematic))
-    return build_body(sample.obs.kinematic.skeleton, bc)
+        bc = dataclasses.replace(bc, sole_clearance=estimate_sole_clearance(obs.kinematic))
+    return build_body(obs.kinematic.skeleton, bc)
 
 
 def _physics(sample: Sample, cfg: EvalConfig, name: str, cache: Path | None, reconstruct_fn):
     """Reconstruct with optimizer ``name``: the physics positions ``(T, J, 3)`` and its physics extras."""
     rc = cfg.reconstruct
-    body = _body(sample, rc)
+    body = _body(sample.obs, rc)
     trace = _Trace(optimizer_factory(name, rc))
     t0 = time.perf_counter()
     rec = reconstruct_fn(sample.obs, rc, optimizer=trace, cache_dir=cache, body=body)
@@ -161,12 +159,12 @@ def evaluate_sequence(spec: SequenceSpec, cfg: EvalConfig, cache_root: str | Non
     rec["physics"], rec["per_frame"]["physics"] = score(pos, sample, cfg)
     rec["physics"].update(extras)
     if len(cfg.optimizers) > 1:
-        rec["optimizers"] = {n: compare_on_windows(sample, cfg, n) for n in cfg.optimizers}
+        rec["optimizers"] = {n: compare_on_windows(sample.obs, cfg.reconstruct, n) for n in cfg.optimizers}
     rec["total_s"] = time.perf_counter() - t0
     return rec
 
 
-def compare_on_windows(sample: Sample, cfg: EvalConfig, name: str) -> dict:
+def compare_on_windows(obs, rc: ReconstructConfig, name: str) -> dict:
     """Optimizer ``name`` on every window of the sequence, each started from the kinematic state.
 
     Windows do not warm-start from the previous window's result here, so every optimizer sees the very
@@ -174,8 +172,7 @@ def compare_on_windows(sample: Sample, cfg: EvalConfig, name: str) -> dict:
     """
     from phymo.physics.reconstruct import reconstruct_window, window_starts
 
-    rc, obs = cfg.reconstruct, sample.obs
-    body, trace = _body(sample, rc), _Trace(optimizer_factory(name, rc))
+    body, trace = _body(obs, rc), _Trace(optimizer_factory(name, rc))
     t0 = time.perf_counter()
     for s in window_starts(obs.num_frames, rc.window, rc.overlap):
         reconstruct_window(body, obs.slice(s, min(s + rc.window, obs.num_frames)), rc, None, None, trace)
@@ -314,14 +311,19 @@ def run_evaluation(cfg: EvalConfig, out: str | Path, runner=None, job_fn=None) -
 def format_comparison(comparison: dict) -> str:
     """Markdown table of :func:`compare_optimizers`: summed best window loss at 1, 25%, 50% and all evaluations."""
     lines = ["| optimizer | windows | steps | evals per window (max) | loss @1 | loss @25% | loss @50% | final loss "
-             "| seconds |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| seconds | evals to L-BFGS final | seconds to L-BFGS final |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, c in comparison.items():
         curve, n = c["loss_vs_evaluation"], len(c["loss_vs_evaluation"])
         at = [f"{curve[max(0, int(np.ceil(f * n)) - 1)]:.4g}" if n else "-" for f in (0.0, 0.25, 0.5)]
         lines.append(f"| {name} | {c['windows']} | {c['iterations']} | {n} | {' | '.join(at)} | "
-                     f"{c['final_loss']:.4g} | {c['wall_s']:.1f} |")
+                     f"{c['final_loss']:.4g} | {c['wall_s']:.1f} | {_or_dash(c.get('evaluations_to_lbfgs'))} | "
+                     f"{_or_dash(c.get('seconds_to_lbfgs'), '{:.1f}')} |")
     return "\n".join(lines) + "\n"
+
+
+def _or_dash(v, fmt: str = "{}") -> str:
+    return "-" if v is None else fmt.format(v)
 
 
 def summarize(records: Iterable[dict]) -> dict:
@@ -383,7 +385,8 @@ def compare_optimizers(records: Iterable[dict]) -> dict:
 
     Every optimizer ran on the same sequences with the same windows; for evaluation ``k`` the curve
     sums, over all windows of all sequences, the lowest loss seen in that window up to ``k`` (a
-    window that stopped earlier contributes its final best).
+    window that stopped earlier contributes its final best). With ``lbfgs`` among them, each also gets
+    the evaluations and seconds it needed to reach L-BFGS's final loss (``None``: never).
     """
     per_opt: dict[str, list] = {}
     for r in records:
@@ -407,4 +410,10 @@ def compare_optimizers(records: Iterable[dict]) -> dict:
                      "final_loss": float(curve[-1]) if n else float("nan"),
                      "wall_s": float(sum(tr["wall_s"] for _, tr in runs)),
                      "iterations": int(sum(tr["iterations"] for _, tr in runs)), "windows": len(windows)}
+    if "lbfgs" in out:
+        target = out["lbfgs"]["final_loss"] * (1 + 1e-9)
+        for c in out.values():
+            hit = np.flatnonzero(np.asarray(c["loss_vs_evaluation"]) <= target)
+            c["evaluations_to_lbfgs"] = int(hit[0]) + 1 if hit.size else None
+            c["seconds_to_lbfgs"] = c["seconds_vs_evaluation"][hit[0]] if hit.size else None
     return out

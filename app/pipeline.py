@@ -233,8 +233,9 @@ def run_pipeline(out: Path, config: PipelineConfig, video: Path | None = None, k
     from phymo.optimizer.registry import optimizer_factory
     from phymo.physics import reconstruct
 
-    rec = timings.stage("physics", reconstruct, obs, config.physics, optimizer_factory(config.optimizer, device),
-                        cache / "physics")
+    make_optimizer = optimizer_factory(config.optimizer, device, lr=config.physics.lr,
+                                       step_scale=config.physics.learned_step_scale)
+    rec = timings.stage("physics", reconstruct, obs, config.physics, make_optimizer, cache / "physics")
 
     report = {"schema_version": SCHEMA_VERSION, "input": {
         "video": video, "keypoints": keypoints, "fps": obs.fps, "frames": obs.num_frames,

@@ -11,7 +11,9 @@ A learned optimizer is an ``nn.Module`` with
 loss after calling ``backward()``, exactly like ``torch.optim``. All parameters are flattened into
 one vector (so ``d`` is the total parameter count). With ``device`` the network and its state live
 there (e.g. CUDA) while the parameters stay where they are: the gradient goes over, the update comes
-back, one vector copy each way per step. A non-finite gradient or loss skips the step
+back, one vector copy each way per step. ``step_scale`` multiplies every update: learned optimizers
+take steps of the size of their meta-training tasks, and a problem in other units (physics controls
+normalized to [-1, 1]) sets it as it would a learning rate. A non-finite gradient or loss skips the step
 with a warning and leaves parameters and optimizer state untouched.
 """
 
@@ -32,8 +34,12 @@ class LearnedAdapter(torch.optim.Optimizer):
     """``torch.optim``-style front for a learned optimizer module (weights frozen; runs on ``device``,
     by default the parameters' device)."""
 
-    def __init__(self, params, net: torch.nn.Module, device: str | torch.device | None = None):
+    def __init__(self, params, net: torch.nn.Module, device: str | torch.device | None = None,
+                 step_scale: float = 1.0):
+        if not step_scale > 0:
+            raise ValueError(f"step_scale must be positive, got {step_scale}")
         super().__init__(params, {})
+        self.step_scale = float(step_scale)
         plist = self._params()
         self.device = torch.device(device) if device is not None else plist[0].device
         self.net = copy.deepcopy(net).to(device=self.device, dtype=plist[0].dtype).eval()
@@ -69,7 +75,7 @@ class LearnedAdapter(torch.optim.Optimizer):
                           stacklevel=2)
             return loss
         self._fstate = new_state
-        vector_to_parameters(x + delta.to(x.device), plist)
+        vector_to_parameters(x + self.step_scale * delta.to(x.device), plist)
         return loss
 
     def functional_state(self) -> dict[str, torch.Tensor]:

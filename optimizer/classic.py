@@ -60,7 +60,7 @@ class _QuasiNewton(torch.optim.Optimizer):
         def obj(xv, t, dv):
             vector_to_parameters(xv + t * dv, self._plist)
             with torch.enable_grad():
-                f = float(closure())
+                f = float(torch.as_tensor(closure()).detach())
             return f, self._grad().clone()
 
         f_new, g_new, t, _ = _strong_wolfe(obj, x, 1.0, d, loss, g, float(g @ d))

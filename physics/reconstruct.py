@@ -70,6 +70,9 @@ class ReconstructConfig:
         substeps: simulation steps per frame; knot_every: frames per control knot;
         interp: knot interpolation ("linear" or "hold").
         iterations: optimizer ``step`` calls per window; lr: learning rate of the default Adam.
+        learned_step_scale: update scale of a learned optimizer (``step_scale`` of
+            ``phymo.optimizer.LearnedAdapter``): they were meta-trained on test functions whose steps
+            are much larger than what a window's normalized controls tolerate (measured in the README).
         tracking_pole: closed-loop pole of the initialization's computed-torque tracking
             (gains from :func:`tracking_gains` for the knot interval; 0 is deadbeat);
         contact_iterations: fixed-point passes per interval for the tracking pass's contact forces.
@@ -96,6 +99,7 @@ class ReconstructConfig:
     interp: str = "hold"
     iterations: int = 6
     lr: float = 1e-3
+    learned_step_scale: float = 1e-3
     tracking_pole: float = 0.6
     contact_iterations: int = 1
     max_deviation: float = 0.12

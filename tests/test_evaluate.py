@@ -234,3 +234,14 @@ def test_ray_and_sequential_agree_on_held_out_mocap(tmp_path):
     for kind in ("kinematic", "physics"):
         for m in ev.METRICS:
             assert par[kind][m] == pytest.approx(seq[kind][m], rel=1e-9, abs=1e-12), (kind, m)
+
+
+def test_comparison_counts_evaluations_to_reach_lbfgs():
+    lbfgs = {"events": [(0, 0, 5.0, 0.1), (0, 1, 3.0, 0.3)], "iterations": 1, "wall_s": 0.3}
+    adam = {"events": [(0, 0, 5.0, 0.05), (0, 1, 4.0, 0.1), (0, 2, 2.9, 0.15)], "iterations": 3, "wall_s": 0.15}
+    slow = {"events": [(0, 0, 5.0, 0.05), (0, 1, 3.5, 0.1)], "iterations": 2, "wall_s": 0.1}
+    out = ev.compare_optimizers([{"id": "s", "optimizers": {"lbfgs": lbfgs, "adam": adam, "slow": slow}}])
+    assert (out["adam"]["evaluations_to_lbfgs"], out["adam"]["seconds_to_lbfgs"]) == (3, 0.15)
+    assert (out["lbfgs"]["evaluations_to_lbfgs"], out["lbfgs"]["seconds_to_lbfgs"]) == (2, 0.3)
+    assert out["slow"]["evaluations_to_lbfgs"] is None
+    assert "| adam | 1 | 3 | 3 |" in ev.format_comparison(out)
