@@ -13,6 +13,7 @@ from pathlib import Path
 
 #: benchmark name -> "module:function"
 BENCHMARKS: dict[str, str] = {
+    "app": "phymo.app.benchmark:run",
     "optimizers": "phymo.optimizer.benchmark:run",
     "physics": "phymo.physics.benchmark:run",
     "pose": "phymo.pose.benchmark:run",

@@ -90,3 +90,10 @@ def adam_direction(acc: dict[str, torch.Tensor], eps: float = 1e-8) -> torch.Ten
     mhat = acc["m"][0] / (1 - MOMENTUM_DECAYS[0] ** t)
     vhat = acc["v"] / (1 - SECOND_MOMENT_DECAY ** t)
     return mhat / (vhat.sqrt() + eps)
+
+
+def step_mlp(n_in: int, hidden: int, n_out: int = 2) -> torch.nn.Sequential:
+    """The per-dimension MLP of Adafactor-MLP-style optimizers: ``n_in`` features -> (direction, magnitude)."""
+    nn = torch.nn
+    return nn.Sequential(nn.Linear(n_in, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
+                         nn.Linear(hidden, n_out))

@@ -26,11 +26,6 @@ def _step(out: torch.Tensor, step_mult: float, exp_mult: float) -> torch.Tensor:
     return -step_mult * out[:, 0] * torch.exp((exp_mult * out[:, 1]).clamp(max=5.0))
 
 
-def _mlp(n_in: int, hidden: int, n_out: int = 2) -> nn.Sequential:
-    return nn.Sequential(nn.Linear(n_in, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
-                         nn.Linear(hidden, n_out))
-
-
 @dataclass(frozen=True)
 class AdafacMLPConfig:
     hidden: int = 32
@@ -42,7 +37,7 @@ class AdafacMLP(nn.Module):
     def __init__(self, config: AdafacMLPConfig = AdafacMLPConfig()):
         super().__init__()
         self.config = config
-        self.mlp = _mlp(F.N_INPUTS, config.hidden)
+        self.mlp = F.step_mlp(F.N_INPUTS, config.hidden)
 
     def arch(self) -> dict:
         return {"name": "adafac_mlp", **asdict(self.config)}
@@ -73,7 +68,7 @@ class Metz2020(nn.Module):
         n_stats = 2 * F.N_FEATURES + F.N_TIME + 1
         self.lstm = nn.LSTMCell(n_stats, c.lstm_hidden)
         self.lstm_out = nn.Linear(c.lstm_hidden, c.lstm_out)
-        self.mlp = _mlp(F.N_INPUTS + c.lstm_out, c.hidden)
+        self.mlp = F.step_mlp(F.N_INPUTS + c.lstm_out, c.hidden)
 
     def arch(self) -> dict:
         return {"name": "metz2020", **asdict(self.config)}
@@ -116,7 +111,7 @@ class Mnemosyne(nn.Module):
         self.qkv = nn.Linear(c.d_model, 3 * c.d_model)
         gen = torch.Generator().manual_seed(c.seed)
         self.register_buffer("omega", torch.randn(c.d_model, c.n_random, generator=gen))
-        self.mlp = _mlp(2 * c.d_model, c.hidden)
+        self.mlp = F.step_mlp(2 * c.d_model, c.hidden)
 
     def arch(self) -> dict:
         return {"name": "mnemosyne", **asdict(self.config)}

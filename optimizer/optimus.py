@@ -55,8 +55,7 @@ class Optimus(nn.Module):
     def __init__(self, config: OptimusConfig = OptimusConfig()):
         super().__init__()
         c = self.config = config
-        self.mlp = nn.Sequential(nn.Linear(F.N_INPUTS, c.mlp_hidden), nn.ReLU(),
-                                 nn.Linear(c.mlp_hidden, c.mlp_hidden), nn.ReLU(), nn.Linear(c.mlp_hidden, 2))
+        self.mlp = F.step_mlp(F.N_INPUTS, c.mlp_hidden)
         self.embed = nn.Linear(F.N_INPUTS + 1, c.d_model)
         self.encoder = nn.ModuleList(
             nn.TransformerEncoderLayer(c.d_model, c.heads, c.ff, dropout=0.0, batch_first=True, norm_first=True)

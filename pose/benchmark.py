@@ -34,23 +34,30 @@ def default_data_dir() -> Path:
     return Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
+def available_clips(data_dir: str | Path | None = None) -> list[tuple[str, Path, Path | None]]:
+    """``(name, video, calibration or None)`` of the :data:`CLIPS` present (absent ones are skipped with a warning)."""
+    root = Path(data_dir) if data_dir is not None else default_data_dir()
+    found = []
+    for name, rel, calib in CLIPS:
+        if not (root / rel).is_file():
+            log.warning("benchmark clip %s not found at %s; skipped", name, root / rel)
+            continue
+        found.append((name, root / rel, None if calib is None else root / calib))
+    return found
+
+
 def run(quick: bool = False, data_dir: str | Path | None = None) -> list[dict]:
     """One row per clip: ``clip, frames, detected_share, detect_fps, fit_reproj_px`` (+ fit_seconds, camera).
 
     ``quick`` uses the first 30 frames of each clip. Clips whose file is absent are skipped with a warning.
     """
-    root = Path(data_dir) if data_dir is not None else default_data_dir()
     rows = []
-    for name, rel, calib in CLIPS:
-        path = root / rel
-        if not path.is_file():
-            log.warning("benchmark clip %s not found at %s; skipped", name, path)
-            continue
+    for name, path, calib in available_clips(data_dir):
         kp = detect_video(path, end=30 if quick else None, require_person=False)
         row = {"clip": name, "frames": kp.num_frames, "detected_share": round(kp.detected_share, 4),
                "detect_fps": round(kp.meta["detect_fps"], 2), "fit_reproj_px": float("nan")}
         if kp.detected.any():
-            cam, how = resolve_camera(kp.width, kp.height, calibration=None if calib is None else root / calib)
+            cam, how = resolve_camera(kp.width, kp.height, calibration=calib)
             t0 = time.perf_counter()
             result = initialize(kp, cam)
             row["fit_reproj_px"] = round(result.reproj_px, 2)

@@ -1,0 +1,40 @@
+"""End-to-end benchmark of ``phymo reconstruct`` on the real clips in ``../shared/data``.
+
+Per clip: frames, wall time of each pipeline stage (keypoint detection, kinematic fit, physics,
+export with overlay) and in total, and the real-time factor (wall seconds per second of video; 1 is
+real time). Default settings (Optimus, device ``auto``), so the same command measures the CUDA
+case on a machine with a GPU. ``phymo bench app [--quick] [--json FILE]``.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+
+from phymo.pose.benchmark import available_clips
+
+from .pipeline import PipelineConfig, run_pipeline
+
+log = logging.getLogger(__name__)
+
+STAGES = ("keypoints", "kinematic", "physics", "export")
+
+
+def run(quick: bool = False, data_dir: str | Path | None = None) -> list[dict]:
+    """One row per clip: ``clip, frames, device, <stage>_s..., total_s, realtime_factor``.
+
+    ``quick`` reconstructs the first second of each clip. Clips whose file is absent are skipped with a warning.
+    """
+    rows = []
+    for name, path, calib in available_clips(data_dir):
+        config = PipelineConfig(end_s=1.0 if quick else None, calibration=None if calib is None else str(calib))
+        with tempfile.TemporaryDirectory(prefix="phymo-bench-") as out:
+            report = run_pipeline(Path(out), config, video=path)
+        t = report["timings_s"]
+        rows.append({"clip": name, "frames": report["input"]["frames"], "fps": round(report["input"]["fps"], 2),
+                     "device": report["config"]["resolved_device"],
+                     **{f"{s}_s": round(t[s], 2) for s in STAGES}, "total_s": round(t["total"], 2),
+                     "realtime_factor": round(report["realtime_factor"], 2)})
+        log.info("%s", rows[-1])
+    return rows
