@@ -23,6 +23,7 @@ from typing import Any, Protocol
 import mujoco
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 
 from phymo.data.motion import Motion
 from phymo.data.observations import Observations
@@ -507,6 +508,14 @@ def reconstruct(obs: Observations, config: ReconstructConfig = ReconstructConfig
     """
     if obs.kinematic is None:
         raise ValueError("physics reconstruction needs observations with a kinematic estimate (obs.kinematic)")
+    # BLAS on one thread: its matrices here are small, and a multi-threaded BLAS sums in an order that
+    # depends on its thread count (Ray workers get 1), which contact dynamics amplify into different results.
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _reconstruct(obs, config, optimizer, cache_dir, body)
+
+
+def _reconstruct(obs: Observations, config: ReconstructConfig, optimizer: OptimizerFactory | None,
+                 cache_dir: str | Path | None, body: Body | None) -> Reconstruction:
     if body is None:
         bc = config.body
         if bc.sole_clearance is None:

@@ -40,6 +40,17 @@ def test_reconstruct_runs_and_warm_starts(obs):
     assert r.motion.num_frames == obs.num_frames
 
 
+def test_result_does_not_depend_on_blas_threads(obs):
+    """Sequential runs and Ray workers (1 BLAS thread each) must produce the very same reconstruction."""
+    from threadpoolctl import threadpool_limits
+
+    out = []
+    for threads in (1, 2):
+        with threadpool_limits(limits=threads, user_api="blas"):
+            out.append(reconstruct(obs, dataclasses.replace(FAST, iterations=3)).qpos)
+    np.testing.assert_array_equal(out[0], out[1])
+
+
 @pytest.mark.parametrize("bad", ["nan_keypoints", "zero_confidence", "blowup"])
 def test_bad_window_falls_back_to_kinematic(obs, bad, caplog):
     kp, conf = obs.keypoints_2d.copy(), obs.confidence.copy()
