@@ -270,7 +270,8 @@ def _write_outputs(out: Path, obs: Observations, rec, config: PipelineConfig, vi
         files["smpl_fit_mpjpe_mm"] = fit.mpjpe_m * 1000
     phys_summary, phys_series = plausibility(rec.motion)
     phys_series["residual force (N)"] = rec.residual_force
-    phys_summary["residual_force_n"] = float(np.nanmean(rec.residual_force)) if rec.num_residual else 0.0
+    simulated = rec.residual_force[np.isfinite(rec.residual_force)]  # NaN on frames that fell back
+    phys_summary["residual_force_n"] = float(simulated.mean()) if simulated.size else None
     kin_summary, _ = plausibility(obs.kinematic)
     traces = {f"w{i} [{w['start']}:{w['stop']})": w["loss_history"] for i, w in enumerate(rec.windows)
               if len(w.get("loss_history", ())) > 0}

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 import mujoco
 import numpy as np
+import scipy.optimize
 import torch
 from threadpoolctl import threadpool_limits
 
@@ -36,7 +37,9 @@ from .simulate import SimulationDiverged, check_state, knot_frames
 log = logging.getLogger(__name__)
 
 #: bumped when the cached window files change content, so that an old cache is not read as new
-CACHE_VERSION = "w2"
+CACHE_VERSION = "w3"
+#: a stance foot joint higher than this above its standing height gets no planned contact force, metres
+CONTACT_GAP = 0.03
 
 
 class Optimizer(Protocol):
@@ -76,7 +79,11 @@ class ReconstructConfig:
             are much larger than what a window's normalized controls tolerate (measured in the README).
         tracking_pole: closed-loop pole of the initialization's computed-torque tracking
             (gains from :func:`tracking_gains` for the knot interval; 0 is deadbeat);
-        contact_iterations: fixed-point passes per interval for the tracking pass's contact forces.
+        contact_iterations: fixed-point passes per interval for the tracking pass's contact forces
+            (without ``plan_contacts``).
+        plan_contacts: the tracking pass plans ground forces under the stance feet (friction pyramid
+            ``plan_friction``, :func:`planned_contact_force`) so that the feet, not the residual root
+            actuators, carry the body (measured in docs/results.md).
         max_deviation: a window whose simulated joints are farther than this (mean, metres) from the
             kinematic estimate is treated as failed (fell, lost tracking) and falls back.
         smooth_sigma: Gaussian smoothing (frames) of the kinematic reference for the initialization.
@@ -101,8 +108,10 @@ class ReconstructConfig:
     iterations: int = 6
     lr: float = 1e-3
     learned_step_scale: float = 1e-3
-    tracking_pole: float = 0.6
+    tracking_pole: float = 0.3
     contact_iterations: int = 1
+    plan_contacts: bool = True
+    plan_friction: float = 0.7
     max_deviation: float = 0.12
     reuse_tol: float = 0.0
     smooth_sigma: float = 1.5
@@ -316,8 +325,36 @@ def tracking_gains(pole: float, interval_s: float) -> tuple[float, float]:
     return (1 - pole) ** 2 / interval_s ** 2, (1 - pole) * (3 + pole) / (2 * interval_s)
 
 
+def planned_contact_force(body: Body, data: mujoco.MjData, feet: list[int], root_wrench: np.ndarray,
+                          friction: float) -> np.ndarray:
+    """Generalized force ``(nv,)`` of ground forces under the foot joints ``feet`` (indices into
+    :meth:`Body.foot_sites`) that best supply ``root_wrench`` (the 6 root rows of the force the motion needs).
+
+    Each foot joint gets a point of support on the ground below it; its force lies in a four-sided
+    friction pyramid (coefficient ``friction``), found by non-negative least squares. What the feet
+    cannot supply (pulling, or a wrench no stance can give) stays with the residual root actuators.
+    """
+    m = body.model
+    if not feet:
+        return np.zeros(m.nv)
+    edges = np.array([[friction, 0, 1], [-friction, 0, 1], [0, friction, 1], [0, -friction, 1]])
+    jac = np.zeros((3, m.nv))
+    columns = []
+    for j in feet:
+        sid = body.site_ids[body.foot_sites()[j]]
+        point = data.site_xpos[sid].copy()
+        point[2] = 0.0
+        mujoco.mj_jac(m, data, jac, None, point, m.site_bodyid[sid])
+        columns.append(jac.T @ edges.T)  # (nv, 4): generalized force per unit edge force
+    basis = np.concatenate(columns, axis=1)
+    beta, _ = scipy.optimize.nnls(np.vstack([basis[:6], 1e-3 * np.eye(basis.shape[1])]),
+                                  np.concatenate([root_wrench, np.zeros(basis.shape[1])]))
+    return basis @ beta
+
+
 def tracking_knots(sim: Simulator, qref, vref, aref, qpos0, qvel0, kp: float, kd: float,
-                   contact_iterations: int = 1) -> np.ndarray:
+                   contact_iterations: int = 1, stance: np.ndarray | None = None,
+                   friction: float = 0.0) -> np.ndarray:
     """Control knots from a computed-torque tracking rollout of the reference frames.
 
     With ``hold`` interpolation knot ``k`` is computed from the simulated state at knot ``k``; with
@@ -325,6 +362,11 @@ def tracking_knots(sim: Simulator, qref, vref, aref, qpos0, qvel0, kp: float, kd
     the knots out open-loop reproduces this tracking pass exactly. Contact forces are taken from the
     interval itself by ``contact_iterations`` fixed-point passes (mean generalized constraint force);
     the residual root actuators take what the contacts do not provide.
+
+    With ``stance (F, 4)`` (foot joints in ground contact per frame) and ``friction > 0`` the contact
+    forces are planned instead (:func:`planned_contact_force`, for stance feet within ``CONTACT_GAP``
+    of their standing height): the legs push on the ground so that the contacts carry the body;
+    otherwise a body that starts off the ground settles with the residual holding its weight.
     """
     m, d, body = sim.model, mujoco.MjData(sim.model), sim.body
     frames = knot_frames(sim.num_frames, sim.knot_every)
@@ -338,7 +380,13 @@ def tracking_knots(sim: Simulator, qref, vref, aref, qpos0, qvel0, kp: float, kd
         mujoco.mj_forward(m, d)
         qfrc = np.zeros(m.nv)
         mujoco.mj_mulM(m, d, qfrc, aref[f] + kp * err + kd * (vref[f] - v))
-        qfrc += d.qfrc_bias - d.qfrc_passive - qfrc_contact
+        qfrc += d.qfrc_bias - d.qfrc_passive
+        if stance is None or friction <= 0:
+            qfrc -= qfrc_contact
+        else:
+            sites = body.site_ids[body.foot_sites()]
+            down = d.site_xpos[sites, 2] <= body.foot_heights() + CONTACT_GAP
+            qfrc -= planned_contact_force(body, d, list(np.flatnonzero(stance[f] & down)), qfrc[:6], friction)
         u = np.zeros(m.nu)
         u[:nj] = qfrc[6:] / body.gear[:nj]
         if body.num_residual:
@@ -413,7 +461,9 @@ def reconstruct_window(body: Body, obs: Observations, config: ReconstructConfig,
                                         body.foot_heights(), *(pins if pins is not None else (None, None)))
     try:
         kp, kd = tracking_gains(config.tracking_pole, config.knot_every / obs.fps)
-        knots0 = tracking_knots(sim, qref, vref, aref, qpos0, qvel0, kp, kd, config.contact_iterations)
+        stance = None if pins is None or not config.plan_contacts else pins[1] > 0.5
+        knots0 = tracking_knots(sim, qref, vref, aref, qpos0, qvel0, kp, kd, config.contact_iterations,
+                                stance, config.plan_friction)
         x0 = torch.as_tensor(np.concatenate([np.zeros(body.nv), qvel0]))
         knots = torch.tensor(knots0, requires_grad=True)
         opt = (optimizer or adam(config.lr))(knots)

@@ -126,3 +126,28 @@ def test_recovery_on_cmu_walk():
     # 0.92 -> 0.38 m/s; other noise seeds reach only 23-25 % (see the report)
     assert sk_phys.mean_slide_speed <= 0.5 * sk_kin.mean_slide_speed
     assert sk_phys.skating_ratio < sk_kin.skating_ratio  # seed 0: 0.63 -> 0.39 (truth itself: 0.24)
+
+
+def test_planned_contact_force_carries_a_standing_body():
+    """Both feet down: the planned ground forces supply the whole static root wrench (the weight); a
+    wrench that needs the ground to pull gets nothing; no stance foot, no force."""
+    import mujoco
+
+    from phymo.data.motion import Motion
+    from phymo.data.skeleton import CANONICAL
+    from phymo.physics.body import BodyConfig, build_body, motion_to_qpos, site_positions
+
+    body = build_body(CANONICAL, BodyConfig(height=1.75, mass=70.0))
+    rest = Motion(CANONICAL, 30.0, np.zeros((1, 3)), np.tile([1.0, 0, 0, 0], (1, len(CANONICAL.names), 1)))
+    q = motion_to_qpos(body, rest)[0]
+    q[2] += body.foot_heights()[0] - site_positions(body, q[None])[0, body.foot_sites()[0], 2]
+    d = mujoco.MjData(body.model)
+    d.qpos[:] = q
+    mujoco.mj_forward(body.model, d)
+    wrench = d.qfrc_bias[:6].copy()  # static: the root wrench that holds the body up
+    weight = 70.0 * 9.81
+    assert wrench[2] == pytest.approx(weight, rel=0.05)
+    planned = rec.planned_contact_force(body, d, [0, 1, 2, 3], wrench, 0.7)
+    np.testing.assert_allclose(planned[:6], wrench, atol=0.01 * weight)
+    assert np.abs(rec.planned_contact_force(body, d, [0, 1, 2, 3], -wrench, 0.7)[2]) < 0.01 * weight
+    assert not rec.planned_contact_force(body, d, [], wrench, 0.7).any()
