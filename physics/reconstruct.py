@@ -124,6 +124,10 @@ class ReconstructConfig:
     body: BodyConfig = BodyConfig()
     weights: LossWeights = LossWeights()
 
+    def __post_init__(self) -> None:
+        if self.plan_friction <= 0:
+            raise ValueError(f"plan_friction must be > 0 (a friction coefficient), got {self.plan_friction}")
+
     def key(self) -> str:
         d = dataclasses.asdict(self)
         d.pop("threads")
@@ -325,23 +329,22 @@ def tracking_gains(pole: float, interval_s: float) -> tuple[float, float]:
     return (1 - pole) ** 2 / interval_s ** 2, (1 - pole) * (3 + pole) / (2 * interval_s)
 
 
-def planned_contact_force(body: Body, data: mujoco.MjData, feet: list[int], root_wrench: np.ndarray,
+def planned_contact_force(m: mujoco.MjModel, data: mujoco.MjData, sites: np.ndarray, root_wrench: np.ndarray,
                           friction: float) -> np.ndarray:
-    """Generalized force ``(nv,)`` of ground forces under the foot joints ``feet`` (indices into
-    :meth:`Body.foot_sites`) that best supply ``root_wrench`` (the 6 root rows of the force the motion needs).
+    """Generalized force ``(nv,)`` of ground forces under the MuJoCo sites ``sites`` (the stance foot
+    joints) that best supply ``root_wrench`` (the 6 root rows of the force the motion needs).
 
-    Each foot joint gets a point of support on the ground below it; its force lies in a four-sided
-    friction pyramid (coefficient ``friction``), found by non-negative least squares. What the feet
-    cannot supply (pulling, or a wrench no stance can give) stays with the residual root actuators.
+    Each site gets a point of support on the ground below it; its force lies in a four-sided friction
+    pyramid (coefficient ``friction``), found by non-negative least squares (lightly damped so that
+    redundant supports share the load). What the feet cannot supply (pulling, or a wrench no stance can
+    give) stays with the residual root actuators.
     """
-    m = body.model
-    if not feet:
+    if len(sites) == 0:
         return np.zeros(m.nv)
     edges = np.array([[friction, 0, 1], [-friction, 0, 1], [0, friction, 1], [0, -friction, 1]])
     jac = np.zeros((3, m.nv))
     columns = []
-    for j in feet:
-        sid = body.site_ids[body.foot_sites()[j]]
+    for sid in sites:
         point = data.site_xpos[sid].copy()
         point[2] = 0.0
         mujoco.mj_jac(m, data, jac, None, point, m.site_bodyid[sid])
@@ -354,7 +357,7 @@ def planned_contact_force(body: Body, data: mujoco.MjData, feet: list[int], root
 
 def tracking_knots(sim: Simulator, qref, vref, aref, qpos0, qvel0, kp: float, kd: float,
                    contact_iterations: int = 1, stance: np.ndarray | None = None,
-                   friction: float = 0.0) -> np.ndarray:
+                   friction: float = 0.7) -> np.ndarray:
     """Control knots from a computed-torque tracking rollout of the reference frames.
 
     With ``hold`` interpolation knot ``k`` is computed from the simulated state at knot ``k``; with
@@ -363,12 +366,14 @@ def tracking_knots(sim: Simulator, qref, vref, aref, qpos0, qvel0, kp: float, kd
     interval itself by ``contact_iterations`` fixed-point passes (mean generalized constraint force);
     the residual root actuators take what the contacts do not provide.
 
-    With ``stance (F, 4)`` (foot joints in ground contact per frame) and ``friction > 0`` the contact
-    forces are planned instead (:func:`planned_contact_force`, for stance feet within ``CONTACT_GAP``
+    With ``stance (F, 4)`` (foot joints in ground contact per frame) the contact forces are planned
+    instead (:func:`planned_contact_force`, for stance feet within ``CONTACT_GAP``
     of their standing height): the legs push on the ground so that the contacts carry the body;
     otherwise a body that starts off the ground settles with the residual holding its weight.
     """
     m, d, body = sim.model, mujoco.MjData(sim.model), sim.body
+    foot_sites = body.site_ids[body.foot_sites()]
+    contact_height = body.foot_heights() + CONTACT_GAP
     frames = knot_frames(sim.num_frames, sim.knot_every)
     knots = np.zeros((len(frames), m.nu))
     nj = m.nu - body.num_residual
@@ -381,12 +386,11 @@ def tracking_knots(sim: Simulator, qref, vref, aref, qpos0, qvel0, kp: float, kd
         qfrc = np.zeros(m.nv)
         mujoco.mj_mulM(m, d, qfrc, aref[f] + kp * err + kd * (vref[f] - v))
         qfrc += d.qfrc_bias - d.qfrc_passive
-        if stance is None or friction <= 0:
+        if stance is None:
             qfrc -= qfrc_contact
         else:
-            sites = body.site_ids[body.foot_sites()]
-            down = d.site_xpos[sites, 2] <= body.foot_heights() + CONTACT_GAP
-            qfrc -= planned_contact_force(body, d, list(np.flatnonzero(stance[f] & down)), qfrc[:6], friction)
+            down = d.site_xpos[foot_sites, 2] <= contact_height
+            qfrc -= planned_contact_force(m, d, foot_sites[stance[f] & down], qfrc[:6], friction)
         u = np.zeros(m.nu)
         u[:nj] = qfrc[6:] / body.gear[:nj]
         if body.num_residual:

@@ -5,15 +5,18 @@ import importlib
 import logging
 from pathlib import Path
 
+import mujoco
 import numpy as np
 import pytest
 import torch
 
 from phymo.data import metrics
 from phymo.data.gait import walking_motion
+from phymo.data.motion import Motion
 from phymo.data.retarget import load_bvh_motion
-from phymo.data.skeleton import FOOT_JOINTS
+from phymo.data.skeleton import CANONICAL, FOOT_JOINTS
 from phymo.data.synthetic import SyntheticConfig, synthesize_observations
+from phymo.physics.body import BodyConfig, build_body, motion_to_qpos, site_positions
 from phymo.physics.reconstruct import ReconstructConfig, reconstruct, window_starts
 
 rec = importlib.import_module("phymo.physics.reconstruct")  # the package re-exports a function of that name
@@ -131,12 +134,6 @@ def test_recovery_on_cmu_walk():
 def test_planned_contact_force_carries_a_standing_body():
     """Both feet down: the planned ground forces supply the whole static root wrench (the weight); a
     wrench that needs the ground to pull gets nothing; no stance foot, no force."""
-    import mujoco
-
-    from phymo.data.motion import Motion
-    from phymo.data.skeleton import CANONICAL
-    from phymo.physics.body import BodyConfig, build_body, motion_to_qpos, site_positions
-
     body = build_body(CANONICAL, BodyConfig(height=1.75, mass=70.0))
     rest = Motion(CANONICAL, 30.0, np.zeros((1, 3)), np.tile([1.0, 0, 0, 0], (1, len(CANONICAL.names), 1)))
     q = motion_to_qpos(body, rest)[0]
@@ -147,7 +144,13 @@ def test_planned_contact_force_carries_a_standing_body():
     wrench = d.qfrc_bias[:6].copy()  # static: the root wrench that holds the body up
     weight = 70.0 * 9.81
     assert wrench[2] == pytest.approx(weight, rel=0.05)
-    planned = rec.planned_contact_force(body, d, [0, 1, 2, 3], wrench, 0.7)
+    feet = body.site_ids[body.foot_sites()]
+    planned = rec.planned_contact_force(body.model, d, feet, wrench, 0.7)
     np.testing.assert_allclose(planned[:6], wrench, atol=0.01 * weight)
-    assert np.abs(rec.planned_contact_force(body, d, [0, 1, 2, 3], -wrench, 0.7)[2]) < 0.01 * weight
-    assert not rec.planned_contact_force(body, d, [], wrench, 0.7).any()
+    assert np.abs(rec.planned_contact_force(body.model, d, feet, -wrench, 0.7)[2]) < 0.01 * weight
+    assert not rec.planned_contact_force(body.model, d, feet[:0], wrench, 0.7).any()
+
+
+def test_plan_friction_must_be_positive():
+    with pytest.raises(ValueError, match="plan_friction must be > 0"):
+        ReconstructConfig(plan_friction=0.0)
