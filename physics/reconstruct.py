@@ -2,8 +2,9 @@
 
 A sequence is cut into overlapping windows. Each window starts from the previous window's simulated
 state (or the kinematic estimate for the first window or after a fallback), gets control knots from
-a computed-torque tracking pass of the (smoothed) kinematic estimate (so the first rollout already
-tracks it), and then optimizes the knots on :func:`phymo.physics.loss.window_loss` with any
+a computed-torque tracking pass of the reference (the kinematic estimate refined on the loss's kinematic
+terms with its stance feet pinned, :mod:`phymo.physics.reference`; smoothed), so the first rollout
+already tracks it, and then optimizes the knots on :func:`phymo.physics.loss.window_loss` with any
 :class:`Optimizer`. Finished windows are saved as ``window_XXXX.npz`` in ``cache_dir/<config hash>``;
 a rerun loads them instead of recomputing. A window with NaN input, no confident keypoint or a
 diverging simulation is logged and replaced by the kinematic estimate.
@@ -30,14 +31,15 @@ from phymo.data.motion import Motion
 from phymo.data.observations import Observations
 
 from .adjoint import Simulator, simulate
-from .body import Body, BodyConfig, build_body, motion_to_qpos, qpos_to_motion, qpos_to_qvel, site_positions
+from .body import Body, BodyConfig, build_body, motion_to_qpos, qpos_to_motion, qpos_to_qvel
 from .loss import LossWeights, WindowTargets, window_loss
+from .reference import ground_root_height, smooth_frames, tracking_reference
 from .simulate import SimulationDiverged, check_state, knot_frames
 
 log = logging.getLogger(__name__)
 
 #: bumped when the cached window files change content, so that an old cache is not read as new
-CACHE_VERSION = "w3"
+CACHE_VERSION = "w4"
 #: a stance foot joint higher than this above its standing height gets no planned contact force, metres
 CONTACT_GAP = 0.03
 
@@ -89,15 +91,18 @@ class ReconstructConfig:
         smooth_sigma: Gaussian smoothing (frames) of the kinematic reference for the initialization.
         ground_snap: ground the reference's root height where the lowest sole is within this many
             metres of z = 0 (0: off); see :func:`ground_root_height`.
-        pin_feet: clean the kinematic reference of foot skating before tracking it (see
-            :func:`pin_stance_feet`): detect stance (foot joint within ``pin_height`` m of its low
-            height and slower than ``pin_speed`` m/s), pin each stance segment at its median position,
-            shift the root horizontally so that the stance feet stay there (offset smoothed over
-            ``pin_sigma`` frames), and score the simulated feet against the pins (``weights.foot_pin``).
+        refine_iterations: L-BFGS iterations of each refinement of the reference before tracking
+            (:mod:`phymo.physics.reference`: the kinematic estimate refined on the window loss's kinematic
+            terms with ``reference_weights``; 0: track the grounded estimate as it is).
+        pin_feet: detect stance on the reference (foot joint within ``pin_height`` m of its low height
+            and slower than ``pin_speed`` m/s), pin each stance run at its median position, draw the
+            reference's feet there (when refining) and score the simulated feet against the pins
+            (``weights.foot_pin``); see :func:`phymo.physics.reference.stance_pins`.
         threads: Jacobian threads (None: all available CPUs).
         reuse_tol: reuse the previous iteration's transition Jacobians when no state moved more than
             this (tangent units; 0: never) -- see :class:`~phymo.physics.adjoint.Simulator`.
-        body: the humanoid; weights: loss weights.
+        body: the humanoid; weights: loss weights of the windows; reference_weights: of the reference's
+            refinement (stiffer pins, smoother: it has no physics to hold the feet or filter jitter).
     """
 
     window: int = 15
@@ -116,13 +121,14 @@ class ReconstructConfig:
     reuse_tol: float = 0.0
     smooth_sigma: float = 1.5
     ground_snap: float = 0.04
+    refine_iterations: int = 50
     pin_feet: bool = True
     pin_height: float = 0.08
     pin_speed: float = 1.0
-    pin_sigma: float = 1.5
     threads: int | None = None
     body: BodyConfig = BodyConfig()
     weights: LossWeights = LossWeights()
+    reference_weights: LossWeights = LossWeights(foot_pin=1e3, smooth_pos=1e-3)
 
     def __post_init__(self) -> None:
         if self.plan_friction <= 0:
@@ -169,34 +175,6 @@ def window_starts(num_frames: int, window: int, overlap: int) -> list[int]:
     return starts + [max(num_frames - window, starts[-1] + 1)] if starts[-1] + window < num_frames else starts
 
 
-def _smooth(x: np.ndarray, sigma: float) -> np.ndarray:
-    if sigma <= 0 or len(x) < 3:
-        return x.copy()
-    r = int(np.ceil(3 * sigma))
-    k = np.exp(-0.5 * (np.arange(-r, r + 1) / sigma) ** 2)
-    k /= k.sum()
-    pad = np.pad(x, [(r, r)] + [(0, 0)] * (x.ndim - 1), mode="edge")
-    return np.stack([np.convolve(pad[:, i], k, mode="valid") for i in range(x.shape[1])], axis=1)
-
-
-def ground_root_height(body: Body, qpos: np.ndarray, snap: float) -> np.ndarray:
-    """Root heights of ``qpos (T, nq)`` shifted so the lowest sole touches z = 0 where it is within ``snap`` m.
-
-    A kinematic estimate floats or sinks by its root error; a walking body always has a foot down.
-    Frames whose lowest sole is farther than ``snap`` from the ground (flight) keep the nearest
-    grounded frame's shift. Returns the corrected ``(T,)`` root heights.
-    """
-    sites = site_positions(body, qpos)
-    sole = (sites[:, body.foot_sites(), 2] - body.foot_heights()).min(axis=1)
-    shift = np.where(np.abs(sole) <= snap, -sole, np.nan)
-    if np.all(np.isnan(shift)):
-        return qpos[:, 2].copy()
-    idx = np.arange(len(shift))
-    good = ~np.isnan(shift)
-    shift = np.interp(idx, idx[good], shift[good])
-    return qpos[:, 2] + shift
-
-
 def reference_state(body: Body, kinematic: Motion, sigma: float,
                     ground_snap: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Smoothed reference ``qpos (T, nq)``, ``qvel (T, nv)``, ``qacc (T, nv)`` of a kinematic motion.
@@ -210,117 +188,12 @@ def reference_state(body: Body, kinematic: Motion, sigma: float,
     for i in range(1, len(quat)):  # sign continuity before smoothing
         if np.dot(quat[i], quat[i - 1]) < 0:
             quat[i:] *= -1
-    q = _smooth(q, sigma)
+    q = smooth_frames(q, sigma)
     q[:, 3:7] /= np.linalg.norm(q[:, 3:7], axis=1, keepdims=True)
     dt = 1.0 / kinematic.fps
     v = qpos_to_qvel(body, q, dt)
     a = np.gradient(v, dt, axis=0) if len(v) > 1 else np.zeros_like(v)
     return q, v, a
-
-
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """``[start, stop)`` of the runs of True in a 1D boolean array."""
-    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
-    return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True))
-
-
-def pin_stance_feet(body: Body, kinematic: Motion, height: float = 0.08, speed: float = 1.0, sigma: float = 1.5,
-                    min_frames: int = 3, root_shift: bool = False,
-                    ik_iterations: int = 8) -> tuple[Motion, np.ndarray, np.ndarray]:
-    """A skating-free reference: stance feet pinned, the root shifted horizontally to keep them there.
-
-    A foot joint (``body.foot_sites()``) is in stance in a frame when it is within ``height`` m of its
-    5th-percentile height over the motion and its (smoothed) horizontal speed is below ``speed`` m/s,
-    for at least ``min_frames`` consecutive frames. Each stance run is pinned at its median horizontal
-    position, at the joint's standing height (:meth:`Body.foot_heights`: the foot on the ground, where
-    friction can hold it), and the leg hinges are solved to reach the pins (:func:`_leg_ik`). With
-    ``root_shift`` the root first moves by the mean offset from the stance joints to their pins (interpolated
-    through frames with no stance, Gaussian-smoothed over ``sigma`` frames), which removes the sliding
-    that root error causes (all of it in single support). Returns the shifted motion, the pins
-    ``(T, 4, 3)`` (NaN outside stance; z is the shifted joint's height) and the stance mask ``(T, 4)``.
-    """
-    p = kinematic.positions()
-    t, feet = len(p), body.foot_sites()
-    pins = np.full((t, len(feet), 3), np.nan)
-    mask = np.zeros((t, len(feet)), dtype=bool)
-    if t < 3 or not np.all(np.isfinite(p)):
-        return kinematic, pins, mask
-    fp = p[:, feet]
-    low = np.percentile(fp[..., 2], 5, axis=0)
-    xy = _smooth(fp[..., :2].reshape(t, -1), 1.0).reshape(t, len(feet), 2)
-    vel = np.linalg.norm(np.gradient(xy, 1.0 / kinematic.fps, axis=0), axis=-1)
-    stance = (fp[..., 2] <= low + height) & (vel <= speed)
-    offsets = np.full((t, len(feet), 2), np.nan)
-    for j in range(len(feet)):
-        for a, b in _runs(stance[:, j]):
-            if b - a < min_frames:
-                continue
-            mask[a:b, j] = True
-            pins[a:b, j, :2] = np.median(fp[a:b, j, :2], axis=0)
-            offsets[a:b, j] = pins[a:b, j, :2] - fp[a:b, j, :2]
-    if not mask.any():
-        return kinematic, pins, mask
-    pinned = kinematic
-    if root_shift:
-        cnt = mask.sum(axis=1)[:, None]
-        off = np.where(cnt > 0, np.nan_to_num(offsets).sum(axis=1) / np.maximum(cnt, 1), np.nan)  # (T, 2)
-        idx, good = np.arange(t), mask.any(axis=1)
-        off = np.stack([np.interp(idx, idx[good], off[good, i]) for i in range(2)], axis=1)
-        off = _smooth(off, sigma)
-        root = kinematic.root_translation.copy()
-        root[:, :2] += off
-        pinned = dataclasses.replace(kinematic, root_translation=root)
-    fp, rest = pinned.positions()[:, feet], body.foot_heights()
-    for j in range(len(feet)):
-        for a, b in _runs(mask[:, j]):
-            pins[a:b, j, :2] = np.median(fp[a:b, j, :2], axis=0)
-            pins[a:b, j, 2] = rest[j]
-    if ik_iterations > 0:
-        pinned = _leg_ik(body, pinned, pins, mask, ik_iterations, sigma)
-    return pinned, pins, mask
-
-
-def _leg_ik(body: Body, motion: Motion, pins: np.ndarray, mask: np.ndarray, iterations: int,
-            sigma: float) -> Motion:
-    """Move the leg hinges (damped least squares on the foot sites' Jacobians) so stance feet reach their pins.
-
-    The per-frame joint corrections are Gaussian-smoothed over ``sigma`` frames so that they fade in and
-    out at stance boundaries instead of jumping.
-    """
-    m = body.model
-    d = mujoco.MjData(m)
-    q0 = motion_to_qpos(body, motion)
-    feet = body.foot_sites()
-    lo, hi = m.jnt_range[:, 0], m.jnt_range[:, 1]
-    dq = np.zeros((len(q0), m.nv))
-    jac = np.zeros((3, m.nv))
-    for t in np.flatnonzero(mask.any(axis=1)):
-        q = q0[t].copy()
-        js = [j for j in range(len(feet)) if mask[t, j]]
-        for _ in range(iterations):
-            d.qpos[:] = q
-            mujoco.mj_kinematics(m, d)
-            mujoco.mj_comPos(m, d)
-            rows, err = [], []
-            for j in js:
-                sid = body.site_ids[feet[j]]
-                mujoco.mj_jacSite(m, d, jac, None, sid)
-                rows.append(jac[:, 6:].copy())
-                err.append(pins[t, j] - d.site_xpos[sid])
-            jm, e = np.concatenate(rows), np.concatenate(err)
-            step = jm.T @ np.linalg.solve(jm @ jm.T + 1e-4 * np.eye(len(e)), e)
-            v = np.concatenate([np.zeros(6), step])
-            mujoco.mj_integratePos(m, q, v, 1.0)
-            for ji in range(1, m.njnt):  # hinges within their limits
-                if m.jnt_limited[ji]:
-                    a = m.jnt_qposadr[ji]
-                    q[a] = np.clip(q[a], lo[ji], hi[ji])
-        mujoco.mj_differentiatePos(m, dq[t], 1.0, q0[t], q)
-    dq = _smooth(dq, sigma)
-    q = q0.copy()
-    for t in range(len(q)):
-        mujoco.mj_integratePos(m, q[t], dq[t], 1.0)
-    return qpos_to_motion(body, q, motion.fps)
 
 
 def tracking_gains(pole: float, interval_s: float) -> tuple[float, float]:
@@ -444,7 +317,7 @@ def reconstruct_window(body: Body, obs: Observations, config: ReconstructConfig,
     """One window: returns ``qpos (F, nq)``, ``qvel (F, nv)``, ``knots``, losses, and ``fallback`` (reason or '').
 
     ``reference`` (default ``obs.kinematic``) is what the window tracks and is scored against in 3D;
-    ``pins`` the foot pins and stance mask of :func:`pin_stance_feet` for the window's frames.
+    ``pins`` the foot pins and stance mask of :func:`phymo.physics.reference.stance_pins` for the window's frames.
     A fallback returns ``obs.kinematic``.
     """
     f = obs.num_frames
@@ -562,10 +435,16 @@ def reconstruct(obs: Observations, config: ReconstructConfig = ReconstructConfig
     """
     if obs.kinematic is None:
         raise ValueError("physics reconstruction needs observations with a kinematic estimate (obs.kinematic)")
-    # BLAS on one thread: its matrices here are small, and a multi-threaded BLAS sums in an order that
-    # depends on its thread count (Ray workers get 1), which contact dynamics amplify into different results.
-    with threadpool_limits(limits=1, user_api="blas"):
-        return _reconstruct(obs, config, optimizer, cache_dir, body)
+    # BLAS and torch on one thread: the arrays here are small, and a multi-threaded reduction sums in an
+    # order that depends on the thread count (Ray workers get 1); contact dynamics amplify the last-bit
+    # differences into different results.
+    torch_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with threadpool_limits(limits=1, user_api="blas"):
+            return _reconstruct(obs, config, optimizer, cache_dir, body)
+    finally:
+        torch.set_num_threads(torch_threads)
 
 
 def _reconstruct(obs: Observations, config: ReconstructConfig, optimizer: OptimizerFactory | None,
@@ -584,15 +463,9 @@ def _reconstruct(obs: Observations, config: ReconstructConfig, optimizer: Optimi
         (cache / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=1))
     qpos, qvel, torques = np.zeros((t, body.nq)), np.zeros((t, body.nv)), np.zeros((t, body.nu))
     records, state = [], None
-    reference, pins, stance = obs.kinematic, None, None
-    if config.pin_feet:
-        kin = obs.kinematic
-        if config.ground_snap > 0 and np.all(np.isfinite(kin.root_translation)) and np.all(np.isfinite(kin.rotations)):
-            q = motion_to_qpos(body, kin)  # ground first, so that the leg IK reaches the floor
-            q[:, 2] = ground_root_height(body, q, config.ground_snap)
-            kin = qpos_to_motion(body, q, kin.fps)
-        reference, pins, stance = pin_stance_feet(body, kin, config.pin_height, config.pin_speed,
-                                                  config.pin_sigma)
+    reference, pins, stance = tracking_reference(body, obs, config.ground_snap, config.refine_iterations,
+                                                 config.reference_weights, config.pin_feet, config.pin_height,
+                                                 config.pin_speed)
     starts = window_starts(t, config.window, config.overlap)
     for i, s in enumerate(starts):
         e = min(s + config.window, t)
