@@ -133,6 +133,8 @@ class ReconstructConfig:
     def __post_init__(self) -> None:
         if self.plan_friction <= 0:
             raise ValueError(f"plan_friction must be > 0 (a friction coefficient), got {self.plan_friction}")
+        if self.refine_iterations < 0:
+            raise ValueError(f"refine_iterations must be >= 0 (0: no refinement), got {self.refine_iterations}")
 
     def key(self) -> str:
         d = dataclasses.asdict(self)

@@ -161,6 +161,8 @@ def test_planned_contact_force_carries_a_standing_body():
     assert not rec.planned_contact_force(body.model, d, feet[:0], wrench, 0.7).any()
 
 
-def test_plan_friction_must_be_positive():
+def test_config_rejects_out_of_range_values():
     with pytest.raises(ValueError, match="plan_friction must be > 0"):
         ReconstructConfig(plan_friction=0.0)
+    with pytest.raises(ValueError, match="refine_iterations must be >= 0"):
+        ReconstructConfig(refine_iterations=-1)
