@@ -1,8 +1,8 @@
 """Timing of the differentiable rollout: ``run(quick) -> list[dict]`` (wired to ``phymo bench physics``).
 
 The first row is the default configuration (1 s window at 30 fps, 7 sub-steps of 4.76 ms, forward
-differences, all CPUs); the other rows each change one setting so its effect on ``grad_ms`` can be read
-against the first row.
+differences for the state Jacobian, closed-form control Jacobian, all CPUs); the other rows each
+change one setting so its effect on ``grad_ms`` can be read against the first row.
 """
 
 from __future__ import annotations
@@ -60,13 +60,14 @@ def gradcheck_rel_err(seed: int = 0) -> float:
 
 
 def measure(substeps: int = 7, threads: int | None = None, centered: bool = False, knot_every: int = 1,
-            reuse: bool = False, repeats: int = 3, fps: float = 30.0, seconds: float = 1.0) -> dict:
+            reuse: bool = False, control_jacobian: str = "analytic", repeats: int = 3, fps: float = 30.0,
+            seconds: float = 1.0) -> dict:
     """Time one 1 s window: per-step cost, rollout, and gradient (Jacobians + adjoint recursion)."""
     body, qpos, qvel = _setup(fps, seconds)
     frames = int(round(seconds * fps)) + 1
     threads = threads or default_threads()
     sim = Simulator(body, frames, fps, substeps, knot_every, "hold", threads, centered=centered,
-                    reuse_tol=1e-9 if reuse else 0.0)
+                    reuse_tol=1e-9 if reuse else 0.0, control_jacobian=control_jacobian)
     rng = np.random.default_rng(0)
     knots = rng.normal(0, 0.02, (sim.num_knots, body.nu))
     x0 = np.concatenate([np.zeros(body.nv), qvel[0]])
@@ -77,7 +78,8 @@ def measure(substeps: int = 7, threads: int | None = None, centered: bool = Fals
     grad_ms = _best_ms(lambda: sim.gradient(grad_pos), repeats)
     sim.close()
     return {"substeps": substeps, "timestep_ms": 1e3 / (fps * substeps), "steps": sim.num_steps,
-            "centered": centered, "knot_every": knot_every, "reuse": reuse, "threads": threads,
+            "centered": centered, "knot_every": knot_every, "reuse": reuse, "control_jacobian": control_jacobian,
+            "threads": threads,
             "mj_step_us": 1e3 * rollout_ms / sim.num_steps, "rollout_ms": rollout_ms, "grad_ms": grad_ms,
             "grad_over_rollout": grad_ms / rollout_ms}
 
@@ -89,10 +91,11 @@ def run(quick: bool = False) -> list[dict]:
     rows = [measure(repeats=repeats)]
     rows[0]["gradcheck_rel_err"] = gradcheck_rel_err()
     rows[0]["variant"] = "default"
-    variants = [("threads=1", {"threads": 1}), ("centered", {"centered": True}), ("substeps=4", {"substeps": 4}),
+    variants = [("threads=1", {"threads": 1}), ("fd_controls", {"control_jacobian": "fd"}),
+                ("centered", {"centered": True}), ("substeps=4", {"substeps": 4}),
                 ("knot_every=3", {"knot_every": 3}), ("reuse_jacobians", {"reuse": True})]
     if quick:
-        variants = [v for v in variants if v[0] in ("threads=1", "reuse_jacobians")]
+        variants = [v for v in variants if v[0] in ("threads=1", "fd_controls", "reuse_jacobians")]
     for name, kw in variants:
         if name == "threads=1" and n == 1:
             continue

@@ -61,3 +61,40 @@ def test_threaded_jacobians_equal_serial():
         sim.close()
     np.testing.assert_array_equal(out[0][0], out[1][0])
     np.testing.assert_array_equal(out[0][1], out[1][1])
+
+
+def test_closed_form_control_jacobian_matches_finite_differences():
+    """B in closed form equals mjd_transitionFD's, with ground contact, a clamped control and the free joint."""
+    body = build_body()
+    motion = walking_motion(1.0, 30.0, skeleton=body.skeleton)
+    qpos = motion_to_qpos(body, motion)
+    qvel = qpos_to_qvel(body, qpos, 1 / 30)
+    rng = np.random.default_rng(3)
+    frames = 8
+    knots = rng.normal(0, 0.3, (frames, body.nu))
+    knots[:, 5] = 1.5  # beyond ctrlrange: clamped, so its column must vanish
+    x0 = np.concatenate([rng.normal(0, 0.01, body.nv), qvel[0] + rng.normal(0, 0.3, body.nv)])
+    B = {}
+    for mode in ("analytic", "fd"):
+        sim = Simulator(body, frames, 30.0, substeps=3, threads=2, centered=True, control_jacobian=mode)
+        sim.run(qpos[0], x0, knots)
+        B[mode] = sim.transition_jacobians(sim.last["qpos"], sim.last["qvel"], sim.last["ctrl"])[1]
+        d = sim._datas[0]
+        contacts = 0
+        for q in sim.last["qpos"]:
+            d.qpos[:] = q
+            mujoco.mj_forward(sim.model, d)
+            contacts += d.ncon
+        sim.close()
+    assert contacts > 0, "the window must include ground contact"
+    scale = np.abs(B["fd"]).max(axis=(1, 2), keepdims=True)
+    assert np.abs(B["analytic"] - B["fd"]).max() <= 1e-6 * scale.min()
+    assert np.abs(B["analytic"][..., 5]).max() == 0.0
+    assert np.abs(B["analytic"][:, 3:6]).max() > 0  # the root's rotation responds to the controls
+
+
+def test_closed_form_control_jacobian_rejects_other_integrators():
+    body = build_body()
+    body.model.opt.integrator = mujoco.mjtIntegrator.mjINT_RK4
+    with pytest.raises(ValueError, match="Euler"):
+        Simulator(body, 4, 30.0, threads=1)
