@@ -114,13 +114,9 @@ def plausibility(pred: np.ndarray, fps: float, cfg: EvalConfig) -> dict[str, flo
 
 def _body(obs, rc: ReconstructConfig):
     """The humanoid :func:`phymo.physics.reconstruct.reconstruct` would build (built here to read its gears)."""
-    from phymo.physics.body import build_body
-    from phymo.physics.reconstruct import estimate_sole_clearance
+    from phymo.physics.reconstruct import fitted_body
 
-    bc = rc.body
-    if bc.sole_clearance is None:
-        bc = dataclasses.replace(bc, sole_clearance=estimate_sole_clearance(obs.kinematic))
-    return build_body(obs.kinematic.skeleton, bc)
+    return fitted_body(obs.kinematic, rc.body, rc.fit_ankle)
 
 
 def _physics(sample: Sample, cfg: EvalConfig, name: str, cache: Path | None, reconstruct_fn):

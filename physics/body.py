@@ -80,6 +80,12 @@ class BodyConfig:
         solver_iterations: constraint solver iterations (Newton).
         sole_clearance: height of the toe joints above the sole, m; None: 0.02 m scaled with height.
             Reconstruction estimates it from the kinematic estimate so that its ground is z = 0.
+        ankle_height: height of the ankle joints above the ground when the foot stands flat, m; None:
+            the rest pose's. The foot box is pitched in the ankle's frame so that a flat foot has the
+            ankle this high and the toe joint at ``sole_clearance``: motion capture skeletons stand with
+            the ankle rotated away from their rest pose, and a foot box built for the rest pose then
+            stands on its toe edge and rocks (measured in docs/results.md). Reconstruction estimates it
+            with ``ReconstructConfig.fit_ankle``.
     """
 
     height: float | None = None
@@ -92,6 +98,7 @@ class BodyConfig:
     residual_force: float = 3000.0
     solver_iterations: int = 20
     sole_clearance: float | None = None
+    ankle_height: float | None = None
 
 
 @dataclass(frozen=True)
@@ -131,11 +138,29 @@ class Body:
         return [self.skeleton.index(n) for n in ("left_ankle", "left_toe", "right_ankle", "right_toe")]
 
     def foot_heights(self) -> np.ndarray:
-        """Standing height above the ground of each foot joint of :meth:`foot_sites`, metres."""
-        rest = self.skeleton.rest_positions()[self.foot_sites(), 2]
-        sole = self.model.geom_pos[self.model.geom(f"{self.skeleton.names[self.foot_sites()[0]]}_foot").id, 2]
-        half = self.model.geom_size[self.model.geom(f"{self.skeleton.names[self.foot_sites()[0]]}_foot").id, 2]
-        return rest - rest[0] + (half - sole)
+        """Height above the ground of each foot joint of :meth:`foot_sites` when its foot box stands flat, m."""
+        rest = self.skeleton.rest_positions()
+        feet = self.foot_sites()
+        out = np.zeros(len(feet))
+        for k, j in enumerate(feet):
+            ankle = j if self.skeleton.children(j) else self.skeleton.parents[j]
+            g = self.model.geom(f"{self.skeleton.names[ankle]}_foot")
+            up = np.zeros(9)
+            mujoco.mju_quat2Mat(up, g.quat)
+            up = up.reshape(3, 3)[:, 2]  # the box's z axis in the ankle's frame (rest orientation)
+            out[k] = g.size[2] - up @ g.pos + up @ (rest[j] - rest[ankle])
+        return out
+
+
+def _foot_pitch(toe: np.ndarray, clearance: float, ankle_height: float | None) -> float:
+    """Pitch (rad, about the ankle's y axis) of the sole frame that puts the ankle ``ankle_height`` above a
+    flat sole with the toe joint (offset ``toe`` from the ankle) ``clearance`` above it; 0 for None."""
+    if ankle_height is None:
+        return 0.0
+    reach = float(np.hypot(toe[0], toe[2]))
+    drop = float(np.clip(ankle_height - clearance, 0.0, 0.95 * reach))  # ankle above the toe joint
+    # the toe's depth below the ankle in a frame pitched by p is reach * sin(p - atan2(toe_z, toe_x))
+    return float(np.arcsin(drop / reach) + np.arctan2(toe[2], toe[0]))
 
 
 def _fmt(v) -> str:
@@ -161,15 +186,19 @@ def build_body(skeleton: Skeleton = CANONICAL, config: BodyConfig = BodyConfig()
         mass = MASS_FRACTION[kind] * config.mass / _MASS_TOTAL
         out = []
         if kind == "ankle":  # foot box from heel to toe, sole 2 cm (scaled) below the toe joint
-            toe = skeleton.offsets[children[j][0]]
             clear = 0.02 * height / 1.73 if config.sole_clearance is None else config.sole_clearance
+            pitch = _foot_pitch(skeleton.offsets[children[j][0]], clear, config.ankle_height)
+            c, s = np.cos(pitch), np.sin(pitch)
+            rot = np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]])  # ankle frame -> sole frame (about y)
+            toe = rot @ skeleton.offsets[children[j][0]]
             thick = 0.02 * height / 1.73
             x0, x1 = -0.35 * abs(toe[0]), toe[0] + 0.02 * height / 1.73
             z0 = toe[2] - clear
             z1 = max(z0 + thick, min(0.0, toe[2] + 0.6 * abs(toe[2]) + 0.5 * thick))
             size = [(x1 - x0) / 2, 0.32 * abs(toe[0]) + 0.5 * thick, (z1 - z0) / 2]
-            return [f'<geom name="{name}_foot" type="box" pos="{_fmt([(x0 + x1) / 2, 0, (z0 + z1) / 2])}" '
-                    f'size="{_fmt(size)}" mass="{mass:.6g}"/>']
+            center = rot.T @ np.array([(x0 + x1) / 2, 0, (z0 + z1) / 2])
+            return [f'<geom name="{name}_foot" type="box" pos="{_fmt(center)}" size="{_fmt(size)}" '
+                    f'euler="0 {np.degrees(-pitch):.6g} 0" mass="{mass:.6g}"/>']
         segs = [skeleton.offsets[c] for c in children[j]]
         if kind == "pelvis":  # a transverse capsule between the hips and one up to the spine
             hips = [skeleton.offsets[c] for c in children[j] if _kind(skeleton.names[c]) == "hip"]

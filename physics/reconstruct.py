@@ -39,7 +39,7 @@ from .simulate import SimulationDiverged, check_state, knot_frames
 log = logging.getLogger(__name__)
 
 #: bumped when the cached window files change content, so that an old cache is not read as new
-CACHE_VERSION = "w4"
+CACHE_VERSION = "w5"
 #: a stance foot joint higher than this above its standing height gets no planned contact force, metres
 CONTACT_GAP = 0.03
 
@@ -98,6 +98,10 @@ class ReconstructConfig:
             and slower than ``pin_speed`` m/s), pin each stance run at its median position, draw the
             reference's feet there (when refining) and score the simulated feet against the pins
             (``weights.foot_pin``); see :func:`phymo.physics.reference.stance_pins`.
+        fit_ankle: fit the foot boxes' pitch to the estimate's standing ankle height
+            (``BodyConfig.ankle_height`` from :func:`estimate_foot`, when ``body`` leaves it None). Off by
+            default: on held-out mocap it cuts foot skating by a quarter but doubles the windows that
+            lose tracking (docs/results.md).
         threads: Jacobian threads (None: all available CPUs).
         reuse_tol: reuse the previous iteration's transition Jacobians when no state moved more than
             this (tangent units; 0: never) -- see :class:`~phymo.physics.adjoint.Simulator`.
@@ -125,6 +129,7 @@ class ReconstructConfig:
     pin_feet: bool = True
     pin_height: float = 0.08
     pin_speed: float = 1.0
+    fit_ankle: bool = False
     threads: int | None = None
     body: BodyConfig = BodyConfig()
     weights: LossWeights = LossWeights()
@@ -403,16 +408,43 @@ def _fallback(body: Body, obs: Observations, reason: str) -> dict:
             "loss": np.nan, "loss_history": np.zeros(0), "terms": {}, "fallback": reason}
 
 
-def estimate_sole_clearance(kinematic: Motion, percentile: float = 10.0) -> float:
-    """Typical height of the lower toe above z = 0 in a motion (>= 0), metres.
+def estimate_foot(kinematic: Motion, percentile: float = 10.0) -> tuple[float, float]:
+    """``(sole_clearance, ankle_height)`` of a standing foot in a motion (metres, see :class:`BodyConfig`).
 
-    Used as the body's sole clearance so that the simulated ground agrees with the estimate's ground.
+    The clearance is the lower toe's ``percentile`` height above z = 0 (>= 0), so that the simulated
+    ground agrees with the estimate's. The ankle stands above the toe joint by the median of
+    ``ankle z - toe z`` over the frames where that foot's toe is at its lowest fifth (both feet pooled).
     """
     sk = kinematic.skeleton
+    p = kinematic.positions()
+    default = 0.02 * sk.height() / 1.73
     toes = [sk.index(n) for n in ("left_toe", "right_toe")]
-    z = kinematic.positions()[:, toes, 2].min(axis=1)
+    z = p[:, toes, 2].min(axis=1)
     z = z[np.isfinite(z)]
-    return float(max(0.0, np.percentile(z, percentile))) if z.size else 0.02 * sk.height() / 1.73
+    clearance = float(max(0.0, np.percentile(z, percentile))) if z.size else default
+    drops = []
+    for side in ("left", "right"):
+        ankle, toe = p[:, sk.index(f"{side}_ankle"), 2], p[:, sk.index(f"{side}_toe"), 2]
+        ok = np.isfinite(ankle) & np.isfinite(toe)
+        if ok.any():
+            low = ok & (toe <= np.percentile(toe[ok], 20))
+            drops.append(ankle[low] - toe[low])
+    rest_drop = -sk.offsets[sk.index("left_toe"), 2]
+    drop = float(np.median(np.concatenate(drops))) if drops else rest_drop
+    return clearance, clearance + drop
+
+
+def fitted_body(kinematic: Motion, config: BodyConfig | None = None, fit_ankle: bool = False) -> Body:
+    """The humanoid on ``kinematic``'s skeleton, with the sole clearance (and with ``fit_ankle`` the ankle
+    height) fitted to the motion (:func:`estimate_foot`) where ``config`` leaves them None."""
+    config = config or BodyConfig()
+    clearance, ankle = estimate_foot(kinematic)
+    fit = {k: v for k, v in (("sole_clearance", clearance), ("ankle_height", ankle if fit_ankle else None))
+           if v is not None and getattr(config, k) is None}
+    if fit:
+        config = dataclasses.replace(config, **fit)
+        log.info("feet fitted to the kinematic estimate: %s", ", ".join(f"{k} {v:.3f} m" for k, v in fit.items()))
+    return build_body(kinematic.skeleton, config)
 
 
 def _input_hash(obs: Observations) -> str:
@@ -433,7 +465,7 @@ def reconstruct(obs: Observations, config: ReconstructConfig = ReconstructConfig
         config: windowing/optimization settings; optimizer: a factory ``tensor -> Optimizer``
             (default :func:`adam` with ``config.lr``).
         cache_dir: where finished windows are stored under a hash of the input and config.
-        body: a prebuilt humanoid (default: built from ``config.body`` on the kinematic skeleton).
+        body: a prebuilt humanoid (default: :func:`fitted_body` of the kinematic estimate and ``config.body``).
     """
     if obs.kinematic is None:
         raise ValueError("physics reconstruction needs observations with a kinematic estimate (obs.kinematic)")
@@ -452,11 +484,7 @@ def reconstruct(obs: Observations, config: ReconstructConfig = ReconstructConfig
 def _reconstruct(obs: Observations, config: ReconstructConfig, optimizer: OptimizerFactory | None,
                  cache_dir: str | Path | None, body: Body | None) -> Reconstruction:
     if body is None:
-        bc = config.body
-        if bc.sole_clearance is None:
-            bc = dataclasses.replace(bc, sole_clearance=estimate_sole_clearance(obs.kinematic))
-            log.info("sole clearance estimated from the kinematic estimate: %.3f m", bc.sole_clearance)
-        body = build_body(obs.kinematic.skeleton, bc)
+        body = fitted_body(obs.kinematic, config.body, config.fit_ankle)
     t = obs.num_frames
     cache = None
     if cache_dir is not None:

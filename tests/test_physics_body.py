@@ -52,3 +52,40 @@ def test_knot_matrix_interpolates_and_holds():
     assert np.allclose(w[0], [1, 0, 0]) and np.allclose(w[4], [0.5, 0.5, 0])
     h = knot_matrix(5, 4, knot_every=2, interp="hold")
     assert np.allclose(h[7], [1, 0, 0]) and np.allclose(h[8], [0, 1, 0])
+
+
+@pytest.mark.parametrize("pitch", [-0.3, 0.25])
+def test_fitted_foot_stands_flat_in_the_motions_stance_pose(pitch):
+    """A motion standing with its ankles rotated away from the rest pose gets a foot box that is level
+    and on the ground in that pose (a rest-pose box would stand on an edge)."""
+    from phymo.data.motion import Motion
+    from phymo.data.rotations import axis_angle_to_quat, identity_quat
+    from phymo.physics.reconstruct import estimate_foot, fitted_body
+
+    rot = identity_quat((10, CANONICAL.num_joints))
+    for side in ("left", "right"):
+        rot[:, CANONICAL.index(f"{side}_ankle")] = axis_angle_to_quat(np.array([0.0, pitch, 0.0]))
+    motion = Motion(CANONICAL, 30.0, np.zeros((10, 3)), rot)
+    toes = [CANONICAL.index("left_toe"), CANONICAL.index("right_toe")]
+    clearance = 0.012
+    motion = Motion(CANONICAL, 30.0, np.array([0.0, 0.0, clearance - motion.positions()[0, toes, 2].min()])
+                    + np.zeros((10, 3)), rot)
+    sole, ankle = estimate_foot(motion)
+    assert sole == pytest.approx(clearance)
+    assert ankle == pytest.approx(motion.positions()[0, CANONICAL.index("left_ankle"), 2])
+    body = fitted_body(motion, fit_ankle=True)
+    assert fitted_body(motion).config.ankle_height is None  # opt-in
+    np.testing.assert_allclose(body.foot_heights(), motion.positions()[0, body.foot_sites(), 2], atol=1e-6)
+    d = mujoco.MjData(body.model)
+    d.qpos[:] = motion_to_qpos(body, motion)[0]
+    mujoco.mj_kinematics(body.model, d)
+    for side in ("left", "right"):
+        g = body.model.geom(f"{side}_ankle_foot").id
+        assert d.geom_xmat[g].reshape(3, 3)[:, 2] @ [0, 0, 1] > np.cos(np.radians(0.1))  # level
+        assert d.geom_xpos[g][2] - body.model.geom_size[g][2] == pytest.approx(0.0, abs=1e-5)  # on the ground
+    rest = build_body(CANONICAL, BodyConfig(sole_clearance=clearance))
+    d = mujoco.MjData(rest.model)
+    d.qpos[:] = motion_to_qpos(rest, motion)[0]
+    mujoco.mj_kinematics(rest.model, d)
+    tilt = np.degrees(np.arccos(d.geom_xmat[rest.model.geom("left_ankle_foot").id].reshape(3, 3)[2, 2]))
+    assert tilt == pytest.approx(np.degrees(abs(pitch)), abs=0.1)  # the rest-pose box is tilted by the pitch
