@@ -152,13 +152,21 @@ class Body:
         return out
 
 
+#: the most the ankle may stand above the toe joint, as a share of their distance (a foot stood on end)
+MAX_FOOT_DROP = 0.95
+
+
 def _foot_pitch(toe: np.ndarray, clearance: float, ankle_height: float | None) -> float:
     """Pitch (rad, about the ankle's y axis) of the sole frame that puts the ankle ``ankle_height`` above a
     flat sole with the toe joint (offset ``toe`` from the ankle) ``clearance`` above it; 0 for None."""
     if ankle_height is None:
         return 0.0
     reach = float(np.hypot(toe[0], toe[2]))
-    drop = float(np.clip(ankle_height - clearance, 0.0, 0.95 * reach))  # ankle above the toe joint
+    drop = ankle_height - clearance  # ankle above the toe joint
+    if not -1e-9 <= drop <= MAX_FOOT_DROP * reach + 1e-9:  # tolerance: an estimate clipped to the bounds
+        raise ValueError(f"ankle_height must lie between sole_clearance ({clearance:.3f} m) and that plus "
+                         f"{MAX_FOOT_DROP} x the ankle-to-toe length (+{MAX_FOOT_DROP * reach:.3f} m), "
+                         f"got {ankle_height}")
     # the toe's depth below the ankle in a frame pitched by p is reach * sin(p - atan2(toe_z, toe_x))
     return float(np.arcsin(drop / reach) + np.arctan2(toe[2], toe[0]))
 

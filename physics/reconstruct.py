@@ -31,7 +31,7 @@ from phymo.data.motion import Motion
 from phymo.data.observations import Observations
 
 from .adjoint import Simulator, simulate
-from .body import Body, BodyConfig, build_body, motion_to_qpos, qpos_to_motion, qpos_to_qvel
+from .body import MAX_FOOT_DROP, Body, BodyConfig, build_body, motion_to_qpos, qpos_to_motion, qpos_to_qvel
 from .loss import LossWeights, WindowTargets, window_loss
 from .reference import ground_root_height, smooth_frames, tracking_reference
 from .simulate import SimulationDiverged, check_state, knot_frames
@@ -408,20 +408,23 @@ def _fallback(body: Body, obs: Observations, reason: str) -> dict:
             "loss": np.nan, "loss_history": np.zeros(0), "terms": {}, "fallback": reason}
 
 
-def estimate_foot(kinematic: Motion, percentile: float = 10.0) -> tuple[float, float]:
+def estimate_foot(kinematic: Motion, percentile: float = 10.0) -> tuple[float | None, float | None]:
     """``(sole_clearance, ankle_height)`` of a standing foot in a motion (metres, see :class:`BodyConfig`).
 
     The clearance is the lower toe's ``percentile`` height above z = 0 (>= 0), so that the simulated
     ground agrees with the estimate's. The ankle stands above the toe joint by the median of
-    ``ankle z - toe z`` over the frames where that foot's toe is at its lowest fifth (both feet pooled).
+    ``ankle z - toe z`` over the frames where that foot's toe is at its lowest fifth (both feet pooled),
+    kept within the reach of the toe from the ankle. None where the motion has no finite foot: the
+    body's defaults then apply.
     """
     sk = kinematic.skeleton
     p = kinematic.positions()
-    default = 0.02 * sk.height() / 1.73
     toes = [sk.index(n) for n in ("left_toe", "right_toe")]
     z = p[:, toes, 2].min(axis=1)
     z = z[np.isfinite(z)]
-    clearance = float(max(0.0, np.percentile(z, percentile))) if z.size else default
+    if not z.size:
+        return None, None
+    clearance = float(max(0.0, np.percentile(z, percentile)))
     drops = []
     for side in ("left", "right"):
         ankle, toe = p[:, sk.index(f"{side}_ankle"), 2], p[:, sk.index(f"{side}_toe"), 2]
@@ -429,9 +432,10 @@ def estimate_foot(kinematic: Motion, percentile: float = 10.0) -> tuple[float, f
         if ok.any():
             low = ok & (toe <= np.percentile(toe[ok], 20))
             drops.append(ankle[low] - toe[low])
-    rest_drop = -sk.offsets[sk.index("left_toe"), 2]
-    drop = float(np.median(np.concatenate(drops))) if drops else rest_drop
-    return clearance, clearance + drop
+    if not drops:
+        return clearance, None
+    reach = float(np.hypot(*sk.offsets[sk.index("left_toe"), [0, 2]]))
+    return clearance, clearance + float(np.clip(np.median(np.concatenate(drops)), 0.0, MAX_FOOT_DROP * reach))
 
 
 def fitted_body(kinematic: Motion, config: BodyConfig | None = None, fit_ankle: bool = False) -> Body:

@@ -89,3 +89,10 @@ def test_fitted_foot_stands_flat_in_the_motions_stance_pose(pitch):
     mujoco.mj_kinematics(rest.model, d)
     tilt = np.degrees(np.arccos(d.geom_xmat[rest.model.geom("left_ankle_foot").id].reshape(3, 3)[2, 2]))
     assert tilt == pytest.approx(np.degrees(abs(pitch)), abs=0.1)  # the rest-pose box is tilted by the pitch
+
+
+def test_unreachable_ankle_height_is_a_clear_error():
+    with pytest.raises(ValueError, match="ankle_height must lie between sole_clearance"):
+        build_body(CANONICAL, BodyConfig(sole_clearance=0.02, ankle_height=0.01))  # ankle below the toe
+    with pytest.raises(ValueError, match="ankle_height must lie between sole_clearance"):
+        build_body(CANONICAL, BodyConfig(sole_clearance=0.02, ankle_height=0.5))  # beyond the foot's length
