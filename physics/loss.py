@@ -21,8 +21,12 @@ class LossWeights:
         kin_relative: the same after subtracting the root (pelvis) position, per m^2.
         torque: mean squared normalized joint controls (torque / limit).
         residual: mean squared normalized residual root force/torque (force / residual limit).
-        skating: squared horizontal foot speed (m/s)^2 weighted by a soft contact indicator.
-        contact_height: height (m) above its standing height at which a foot joint stops counting as in contact.
+        skating: squared horizontal foot speed (m/s)^2 weighted by the reference's contact: its stance
+            (``WindowTargets.foot_contact``) or else a soft height test on its feet. Taken from the
+            reference, not the simulation, so that the optimizer cannot buy less skating by lifting a foot
+            and the gradient is that of the loss (line searches rely on it).
+        contact_height: height (m) above its standing height at which a reference foot joint stops counting as
+            in contact.
         foot_pin: squared horizontal distance (m^2) of a foot joint from its pinned stance position, in the
             frames where the reference has it in contact (see ``WindowTargets.foot_pins``).
         penetration: squared depth (m^2) of any joint below the ground plane z = 0.
@@ -58,8 +62,8 @@ class WindowTargets:
         foot_heights: ``(len(foot_joints),)`` each foot joint's height above the ground when standing, m.
         num_joint_ctrl: the first controls are joint torques, the rest residual root actuators.
         foot_pins: ``(F, len(foot_joints), 2)`` pinned horizontal stance positions, finite where
-            ``foot_contact`` is 1; with them the skating term uses ``foot_contact`` (from the reference)
-            instead of the simulated foot heights.
+            ``foot_contact`` is 1; with them the skating term uses ``foot_contact``
+            instead of a height test on the reference's feet.
         foot_contact: ``(F, len(foot_joints))`` 1 where the reference has the foot joint in stance, else 0.
     """
 
@@ -102,8 +106,9 @@ def loss_terms(pos: torch.Tensor, knots: torch.Tensor, targets: WindowTargets,
     if targets.foot_contact is not None:
         contact = targets.foot_contact[:-1] * targets.foot_contact[1:]
         foot_pin = (targets.foot_contact * ((feet[..., :2] - targets.foot_pins) ** 2).sum(-1)).mean()
-    else:
-        contact = torch.sigmoid((rest + w.contact_height - feet[:-1, :, 2]) / 0.01).detach()
+    else:  # the reference's feet, not the simulated ones: a constant, so the gradient is the loss's own
+        ref_height = kin[:-1, targets.foot_joints, 2]
+        contact = torch.sigmoid((rest + w.contact_height - ref_height) / 0.01)
         foot_pin = pos.new_zeros(())
     vel = (feet[1:, :, :2] - feet[:-1, :, :2]) * targets.fps
     skating = (contact * (vel ** 2).sum(-1)).mean() if pos.shape[0] > 1 else pos.new_zeros(())
