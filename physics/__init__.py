@@ -8,10 +8,12 @@ from .reconstruct import (
     OptimizerFactory,
     ReconstructConfig,
     Reconstruction,
+    WindowProblem,
     adam,
     lbfgs,
     reconstruct,
     reconstruct_window,
+    window_problem,
 )
 from .simulate import SimulationDiverged, knot_matrix, rollout
 
@@ -25,6 +27,7 @@ __all__ = [
     "Reconstruction",
     "SimulationDiverged",
     "Simulator",
+    "WindowProblem",
     "WindowTargets",
     "adam",
     "build_body",
@@ -40,4 +43,5 @@ __all__ = [
     "simulate",
     "site_positions",
     "window_loss",
+    "window_problem",
 ]

@@ -318,21 +318,39 @@ def _bad_input(obs: Observations) -> str | None:
     return None
 
 
-def reconstruct_window(body: Body, obs: Observations, config: ReconstructConfig, qpos0: np.ndarray | None,
-                       qvel0: np.ndarray | None, optimizer: OptimizerFactory | None = None,
-                       reference: Motion | None = None, pins: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
-    """One window: returns ``qpos (F, nq)``, ``qvel (F, nv)``, ``knots``, losses, and ``fallback`` (reason or '').
+@dataclass
+class WindowProblem:
+    """One window's optimization problem over the control knots ``(K, nu)``, normalized to [-1, 1].
 
-    ``reference`` (default ``obs.kinematic``) is what the window tracks and is scored against in 3D;
-    ``pins`` the foot pins and stance mask of :func:`phymo.physics.reference.stance_pins` for the window's frames.
-    A fallback returns ``obs.kinematic``.
+    ``knots0`` come from the tracking pass, so their rollout already follows the reference;
+    :meth:`loss` is differentiable in the knots through the adjoint. Call :meth:`close` when done
+    (it stops the Jacobian threads).
     """
+
+    sim: Simulator
+    qpos0: np.ndarray
+    state0: torch.Tensor  # initial tangent state: zero position offset from qpos0, then qvel0
+    targets: WindowTargets
+    weights: LossWeights
+    knots0: np.ndarray
+    reference_positions: np.ndarray  # (F, J, 3)
+
+    def loss(self, knots: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        """:func:`~phymo.physics.loss.window_loss` of the rollout of ``knots``; raises ``SimulationDiverged``."""
+        return window_loss(simulate(self.sim, self.qpos0, self.state0, knots), knots, self.targets, self.weights)
+
+    def close(self) -> None:
+        self.sim.close()
+
+
+def window_problem(body: Body, obs: Observations, config: ReconstructConfig, qpos0: np.ndarray | None = None,
+                   qvel0: np.ndarray | None = None, reference: Motion | None = None,
+                   pins: tuple[np.ndarray, np.ndarray] | None = None) -> WindowProblem:
+    """The problem of one window of ``obs`` (valid input, at least 2 frames): simulator, loss targets and the
+    tracking pass's knots. ``reference`` (default ``obs.kinematic``) is tracked and scored against in 3D;
+    ``pins`` are :func:`phymo.physics.reference.stance_pins` for the window's frames; the start state
+    defaults to the reference's. Raises ``SimulationDiverged`` when the tracking pass blows up."""
     f = obs.num_frames
-    reason = _bad_input(obs)
-    if reason is None and f < 2:
-        reason = "window shorter than 2 frames"
-    if reason is not None:
-        return _fallback(body, obs, reason)
     ref = obs.kinematic if reference is None else reference
     qref, vref, aref = reference_state(body, ref, config.smooth_sigma, config.ground_snap)
     qpos0 = qref[0] if qpos0 is None else qpos0
@@ -348,16 +366,41 @@ def reconstruct_window(body: Body, obs: Observations, config: ReconstructConfig,
         stance = None if pins is None or not config.plan_contacts else pins[1] > 0.5
         knots0 = tracking_knots(sim, qref, vref, aref, qpos0, qvel0, kp, kd, config.contact_iterations,
                                 stance, config.plan_friction)
-        x0 = torch.as_tensor(np.concatenate([np.zeros(body.nv), qvel0]))
-        knots = torch.tensor(knots0, requires_grad=True)
+    except SimulationDiverged:
+        sim.close()
+        raise
+    return WindowProblem(sim, qpos0, torch.as_tensor(np.concatenate([np.zeros(body.nv), qvel0])), targets,
+                         config.weights, knots0, ref_pos)
+
+
+def reconstruct_window(body: Body, obs: Observations, config: ReconstructConfig, qpos0: np.ndarray | None,
+                       qvel0: np.ndarray | None, optimizer: OptimizerFactory | None = None,
+                       reference: Motion | None = None, pins: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
+    """One window: returns ``qpos (F, nq)``, ``qvel (F, nv)``, ``knots``, losses, and ``fallback`` (reason or '').
+
+    The problem is :func:`window_problem`'s (same ``reference`` and ``pins``); ``config.iterations`` steps of
+    ``optimizer`` improve the knots, and the best iterate is kept. A fallback returns ``obs.kinematic``.
+    """
+    f = obs.num_frames
+    reason = _bad_input(obs)
+    if reason is None and f < 2:
+        reason = "window shorter than 2 frames"
+    if reason is not None:
+        return _fallback(body, obs, reason)
+    try:
+        problem = window_problem(body, obs, config, qpos0, qvel0, reference, pins)
+    except SimulationDiverged as e:
+        return _fallback(body, obs, f"physics blow-up: {e}")
+    sim = problem.sim
+    try:
+        knots = torch.tensor(problem.knots0, requires_grad=True)
         opt = (optimizer or adam(config.lr))(knots)
         best = {"loss": np.inf}
         history = []
 
         def closure():
             knots.grad = None
-            pos = simulate(sim, qpos0, x0, knots)
-            loss, terms = window_loss(pos, knots, targets, config.weights)
+            loss, terms = problem.loss(knots)
             loss.backward()
             lv = float(loss.detach())
             history.append(lv)
@@ -375,18 +418,18 @@ def reconstruct_window(body: Body, obs: Observations, config: ReconstructConfig,
                         obs.meta.get("frame_offset", 0), e)
             knots.data.copy_(best["knots"])
         with torch.no_grad():  # final evaluation of the last iterate
-            pos = simulate(sim, qpos0, x0, knots)
-            lv, terms = window_loss(pos, knots, targets, config.weights)
+            lv, terms = problem.loss(knots)
         if float(lv) < best["loss"]:
             best.update(loss=float(lv), knots=knots.detach().clone(), terms=terms)
-        sim.run(qpos0, x0.numpy(), best["knots"].numpy())
+        sim.run(problem.qpos0, problem.state0.numpy(), best["knots"].numpy())
     except SimulationDiverged as e:
-        sim.close()
+        problem.close()
         return _fallback(body, obs, f"physics blow-up: {e}")
     qpos, qvel = sim.last["qpos"][::config.substeps], sim.last["qvel"][::config.substeps]
     ctrl = sim.last["ctrl"][np.minimum(np.arange(f) * config.substeps, len(sim.last["ctrl"]) - 1)]
-    deviation = float(np.linalg.norm(sim.frame_positions(sim.last["qpos"]) - ref_pos, axis=-1).mean())
-    sim.close()
+    deviation = float(np.linalg.norm(sim.frame_positions(sim.last["qpos"]) - problem.reference_positions,
+                                     axis=-1).mean())
+    problem.close()
     if deviation > config.max_deviation:
         return _fallback(body, obs, f"simulation left the kinematic estimate by {deviation:.3f} m on average "
                                     f"(> max_deviation {config.max_deviation} m): the body fell or lost tracking")

@@ -111,7 +111,8 @@ def test_torch_optimizers_plug_in(obs):
         assert not r.windows[0]["fallback"] and np.isfinite(r.windows[0]["loss"])
 
 
-CMU_WALK = Path("/work/shared/data/cmu-mocap-bvh/cgspeed_mb/02_01_bvhtodeepmimic.bvh")
+CMU_WALK = (Path(__file__).resolve().parents[2] / "shared" / "data" / "cmu-mocap-bvh" / "cgspeed_mb"
+            / "02_01_bvhtodeepmimic.bvh")
 
 
 def skating(positions, fps, feet, contact_height):
