@@ -2,7 +2,9 @@
 
 ``phymo meta-train --tasks functions --steps N --device cpu --out DIR`` writes ``DIR/config.json``,
 ``DIR/meta_loss.csv``, a resumable ``DIR/ckpt.pt`` and the final weights ``DIR/<optimizer>.pt``
-(the shipped-weights format). Re-running with the same ``--out`` resumes.
+(the shipped-weights format). Re-running with the same ``--out`` resumes. With ``--validate-every N`` the
+run also scores its weights on validation instances every N meta-steps (``DIR/validation.csv``) and
+exports the best-scoring ones instead of the last.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ LOG = logging.getLogger(__name__)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tasks", choices=["functions", "physics"], default="functions", help="task suite")
+    parser.add_argument("--root", type=Path, default=None,
+                        help="--tasks physics: mocap corpus folder (BVH files; train split for tasks)")
     parser.add_argument("--optimizer", choices=["optimus", "adafac_mlp", "metz2020", "mnemosyne"], default="optimus")
     parser.add_argument("--method", choices=["tbptt", "pes"], default="tbptt", help="meta-gradient estimator")
     parser.add_argument("--steps", type=int, default=1000, help="meta-steps")
@@ -36,13 +40,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--warm-start", type=Path, default=None,
                         help="optimus only: adafac_mlp weights to initialise the per-dimension branch from")
     parser.add_argument("--warm-lr", type=float, default=0.01, help="Adam base step after --warm-start")
+    parser.add_argument("--init", type=Path, default=None,
+                        help="weights of the same optimizer to continue from (e.g. the shipped ones)")
+    parser.add_argument("--validate-every", type=int, default=0,
+                        help="score on validation instances every N meta-steps and export the best (0: off)")
+    parser.add_argument("--validate-iters", type=int, default=500, help="inner iterations per validation run")
     parser.add_argument("--out", type=Path, required=True, help="output folder (resumes if it has ckpt.pt)")
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.tasks == "physics":
-        raise PhymoError("meta-train --tasks physics: the physics task family is not available yet; "
-                         "use --tasks functions")
     import torch
 
     from phymo.optimizer import meta_train as M
@@ -50,22 +56,33 @@ def run(args: argparse.Namespace) -> int:
 
     if args.device == "cuda" and not torch.cuda.is_available():
         raise PhymoError("meta-train --device cuda: no CUDA device visible; use --device cpu")
-    cfg = M.MetaTrainConfig(optimizer=args.optimizer, method=args.method, steps=args.steps, n_tasks=args.n_tasks,
+    if args.tasks == "physics" and args.root is None:
+        raise PhymoError("meta-train --tasks physics needs --root, a folder of BVH files (e.g. ../shared/data); "
+                         "its train split gives the windows, its validation split the validation windows")
+    cfg = M.MetaTrainConfig(optimizer=args.optimizer, tasks=args.tasks, method=args.method, steps=args.steps,
+                            data_root=None if args.root is None else str(args.root), n_tasks=args.n_tasks,
                             trunc=args.trunc, min_len=args.min_len, max_len=args.max_len, dim_lo=args.dim_lo,
                             dim_hi=args.dim_hi, outer_lr=args.outer_lr, pes_sigma=args.pes_sigma, seed=args.seed,
-                            device=args.device, max_seconds=args.max_seconds)
-    net = LEARNED[args.optimizer]()
+                            device=args.device, max_seconds=args.max_seconds, validate_every=args.validate_every,
+                            validate_iters=args.validate_iters)
+    from phymo.optimizer.weights import load
+    if args.init is not None and args.warm_start is not None:
+        raise PhymoError("meta-train: give --init or --warm-start, not both")
+    net = LEARNED[args.optimizer]() if args.init is None else load(args.init, expect=args.optimizer)
     if args.warm_start is not None:
         if args.optimizer != "optimus":
             raise PhymoError("meta-train --warm-start: only --optimizer optimus can be warm-started")
         from phymo.optimizer.optimus import warm_start_from_adafac
-        from phymo.optimizer.weights import load
         warm_start_from_adafac(net, load(args.warm_start, expect="adafac_mlp"), args.warm_lr)
         LOG.info("optimus per-dimension branch warm-started from %s", args.warm_start)
     net = M.meta_train(net, cfg, args.out, log=LOG.info)
     ck = torch.load(args.out / "ckpt.pt", map_location="cpu", weights_only=False)
-    meta = {"tasks": args.tasks, "meta_steps": ck["step"], "seconds": round(ck["elapsed"]), "config": json.loads(
-        (args.out / "config.json").read_text())}
+    net, chosen = M.best_or_last(net, args.out)
+    meta = {"tasks": args.tasks, "meta_steps": ck["step"], "seconds": round(ck["elapsed"]),
+            "init": None if args.init is None else str(args.init), **chosen,
+            "config": json.loads((args.out / "config.json").read_text())}
     M.export(net, args.out / f"{args.optimizer}.pt", meta)
-    print(f"meta-train: {ck['step']} meta-steps in {ck['elapsed']:.0f} s -> {args.out / (args.optimizer + '.pt')}")
+    pick = f" (validation-best: meta-step {chosen['meta_step']})" if chosen else ""
+    print(f"meta-train: {ck['step']} meta-steps in {ck['elapsed']:.0f} s -> {args.out / (args.optimizer + '.pt')}"
+          f"{pick}")
     return 0

@@ -15,6 +15,12 @@ The meta-loss of a truncation is the mean over its steps of ``log(f(x_t) + 1e-8)
 The outer optimizer is Adam. ``out/ckpt.pt`` (weights, outer state, step, RNG, log) makes runs
 resumable; ``out/meta_loss.csv`` logs the meta-loss; the final weights go through
 :func:`phymo.optimizer.weights.save`.
+
+Meta-training is noisy and does not improve monotonically (the first shipped Optimus was better at
+meta-step 200 than at 2848), so with ``validate_every`` the run scores its weights on validation
+instances (:func:`validation_tasks`: seeds reserved for this, never trained on, never reported) at
+the start and every ``validate_every`` meta-steps, logs the scores to ``out/validation.csv`` and keeps
+the best-scoring weights in ``out/best.pt``; :func:`best_or_last` picks what to export.
 """
 
 from __future__ import annotations
@@ -34,7 +40,12 @@ from . import weights as W
 
 @dataclass(frozen=True)
 class MetaTrainConfig:
+    """``tasks``: "functions" (:mod:`tasks`) or "physics" (:mod:`physics_tasks`, windows of the train split of
+    the mocap corpus at ``data_root``; ``dim_lo``/``dim_hi`` do not apply)."""
+
     optimizer: str = "optimus"
+    tasks: str = "functions"
+    data_root: str | None = None
     method: str = "tbptt"          # "tbptt" or "pes"
     steps: int = 1000
     n_tasks: int = 4
@@ -50,13 +61,57 @@ class MetaTrainConfig:
     device: str = "cpu"
     ckpt_every: int = 50
     max_seconds: float = float("inf")
+    validate_every: int = 0         # 0: no validation (export the last weights)
+    validate_iters: int = 500       # inner iterations of each validation run
+    validate_dim: int = 100
+    validate_seeds: int = 2         # instances per evaluation family
+
+
+def validation_tasks(cfg: MetaTrainConfig) -> list[T.Task]:
+    """The fixed validation set. Functions: ``validate_seeds`` instances of each evaluation family at
+    ``validate_dim``, seeds from :data:`~phymo.optimizer.tasks.VALIDATION_SEED` (disjoint from training and
+    held-out seeds). Physics: the middle window of each clip of the corpus's validation split."""
+    if cfg.tasks == "physics":
+        from .physics_tasks import middle_window_tasks
+        return middle_window_tasks(cfg.data_root, "validation", device=cfg.device)
+    return [T.make_task(fam, cfg.validate_dim, T.VALIDATION_SEED + s, device=cfg.device)
+            for fam in T.EVAL_FAMILIES for s in range(cfg.validate_seeds)]
+
+
+def sample_task(gen: torch.Generator, cfg: MetaTrainConfig, dtype) -> T.Task:
+    """A meta-training task of the configured suite."""
+    if cfg.tasks == "physics":
+        from .physics_tasks import sample_physics_task
+        return sample_physics_task(gen, cfg.data_root, "train", device=cfg.device)
+    return T.sample_training_task(gen, (cfg.dim_lo, cfg.dim_hi), dtype=dtype, device=cfg.device)
+
+
+@torch.no_grad()
+def validation_score(net: torch.nn.Module, tasks: list[T.Task], iters: int) -> float:
+    """Mean over ``tasks`` of ``log10(f(x_K) + 1e-12) - log10(f(x_0) + 1e-12)`` after ``iters`` steps (lower is
+    better). The last iterate counts, as in the benchmark; a run that diverges counts its best finite value."""
+    scores = []
+    for task in tasks:
+        x, state = task.x0.clone(), net.init_state(task.x0)
+        f0 = best = float(task.loss(x))
+        for _ in range(iters):
+            val, g = task.loss_and_grad(x)
+            best = min(best, float(val))
+            state, delta = net.step(state, x, g, val)
+            x = x + delta
+            if not torch.isfinite(x).all():
+                break
+        final = float(task.loss(x)) if torch.isfinite(x).all() else math.inf
+        final = final if math.isfinite(final) else best
+        scores.append(math.log10(max(final, 0.0) + 1e-12) - math.log10(max(f0, 0.0) + 1e-12))
+    return sum(scores) / len(scores)
 
 
 class _Worker:
     """One inner problem in flight: task, iterate, optimizer state and steps left."""
 
     def __init__(self, net, gen, cfg, dtype):
-        self.task = T.sample_training_task(gen, (cfg.dim_lo, cfg.dim_hi), dtype=dtype, device=cfg.device)
+        self.task = sample_task(gen, cfg, dtype)
         u = torch.empty(1).uniform_(math.log(cfg.min_len), math.log(cfg.max_len), generator=gen).item()
         self.left = int(math.exp(u))
         self.x = self.task.x0.clone()
@@ -91,6 +146,10 @@ def _detach(w: _Worker):
 
 def meta_train(net: torch.nn.Module, cfg: MetaTrainConfig, out: Path, log=print) -> torch.nn.Module:
     """Meta-train ``net`` (float64, on ``cfg.device``); resumes from ``out/ckpt.pt`` if present."""
+    if cfg.tasks not in ("functions", "physics"):
+        raise ValueError(f"unknown task suite {cfg.tasks!r} (functions or physics)")
+    if cfg.tasks == "physics" and cfg.data_root is None:
+        raise ValueError("the physics task suite needs data_root (a folder of BVH files)")
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2, default=str))
     net = net.to(device=cfg.device, dtype=torch.float64)
@@ -120,6 +179,9 @@ def meta_train(net: torch.nn.Module, cfg: MetaTrainConfig, out: Path, log=print)
     csv = open(out / "meta_loss.csv", "a")
     if step == 0:
         csv.write("step,seconds,meta_loss\n")
+    validator = _Validator(cfg, out, log) if cfg.validate_every > 0 else None
+    if validator is not None and step == 0:
+        validator(net, step)
     while step < cfg.steps and time.time() - t_start < cfg.max_seconds:
         outer.zero_grad()
         if cfg.method == "tbptt":
@@ -143,12 +205,44 @@ def meta_train(net: torch.nn.Module, cfg: MetaTrainConfig, out: Path, log=print)
         step += 1
         csv.write(f"{step},{time.time() - t_start:.1f},{mval:.5f}\n")
         csv.flush()
+        if validator is not None and step % cfg.validate_every == 0:
+            validator(net, step)
         if step % cfg.ckpt_every == 0 or step == cfg.steps:
             _save_ckpt(ckpt, net, outer, gen, step, time.time() - t_start)
             log(f"meta-step {step}: meta-loss {mval:.4f} ({time.time() - t_start:.0f} s)")
     _save_ckpt(ckpt, net, outer, gen, step, time.time() - t_start)
     csv.close()
     return net
+
+
+class _Validator:
+    """Scores the weights on :func:`validation_tasks`, appends to ``validation.csv``, keeps the best in ``best.pt``."""
+
+    def __init__(self, cfg: MetaTrainConfig, out: Path, log):
+        self.tasks, self.iters, self.out, self.log = validation_tasks(cfg), cfg.validate_iters, out, log
+        self.csv = out / "validation.csv"
+        if not self.csv.exists():
+            self.csv.write_text("step,score\n")
+        rows = [line.split(",") for line in self.csv.read_text().splitlines()[1:]]
+        self.best = min((float(r[1]) for r in rows), default=math.inf)
+
+    def __call__(self, net: torch.nn.Module, step: int) -> None:
+        score = validation_score(net, self.tasks, self.iters)
+        with open(self.csv, "a") as f:
+            f.write(f"{step},{score:.5f}\n")
+        if score < self.best:
+            self.best = score
+            W.save(net, self.out / "best.pt", {"meta_step": step, "validation_score": score})
+        self.log(f"meta-step {step}: validation score {score:.4f} (best {self.best:.4f})")
+
+
+def best_or_last(net: torch.nn.Module, out: Path) -> tuple[torch.nn.Module, dict]:
+    """The validation-best weights of the run in ``out`` if it validated, else ``net`` (the last weights)."""
+    if (out / "best.pt").is_file():
+        best = W.load(out / "best.pt", expect=net.arch()["name"])
+        blob = torch.load(out / "best.pt", map_location="cpu", weights_only=True)
+        return best, blob["meta"]
+    return net, {}
 
 
 def _save_ckpt(path, net, outer, gen, step, elapsed):

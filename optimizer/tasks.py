@@ -9,7 +9,9 @@ benchmarks. For the test functions, instance ``(family, d, seed)`` is
 with ``F`` the canonical function, ``z*`` its minimiser (``F(z*) = 0``), ``R`` a random rotation,
 ``s`` per-axis scalings (log-uniform in [0.5, 2]) and ``c`` a random shift (the minimiser in ``x``),
 so the optimum is not at a fixed point. ``x0`` maps a uniform draw from the family's start box.
-Seeds below ``HELD_OUT_SEED`` are for meta-training; held-out instances use seeds at or above it.
+Seeds below ``VALIDATION_SEED`` are for meta-training; ``[VALIDATION_SEED, HELD_OUT_SEED)`` are the
+validation instances that pick a meta-training checkpoint; held-out instances use seeds at or above
+``HELD_OUT_SEED`` and are only used for reported results.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from dataclasses import dataclass
 import torch
 
 HELD_OUT_SEED = 1_000_000
+VALIDATION_SEED = HELD_OUT_SEED - 1000
 
 
 @dataclass(frozen=True)
@@ -162,9 +165,9 @@ def make_task(family: str, dim: int, seed: int, *, rotate: bool = True, dtype=to
 
 
 def sample_training_task(gen: torch.Generator, dims: tuple[int, int] = (2, 32), **kw) -> Task:
-    """A random meta-training task: family not held out, ``d`` log-uniform in ``dims``, seed < HELD_OUT_SEED."""
+    """A random meta-training task: family not held out, ``d`` log-uniform in ``dims``, seed < VALIDATION_SEED."""
     fams = [f for f in FAMILIES if f not in HELD_OUT_FAMILIES]
     fam = fams[int(torch.randint(len(fams), (1,), generator=gen))]
     d = int(round(math.exp(torch.empty(1).uniform_(math.log(dims[0]), math.log(dims[1]), generator=gen).item())))
-    seed = int(torch.randint(HELD_OUT_SEED, (1,), generator=gen))
+    seed = int(torch.randint(VALIDATION_SEED, (1,), generator=gen))
     return make_task(fam, d, seed, **kw)

@@ -1,4 +1,4 @@
-"""Meta-training: TBPTT and PES run, write the meta-loss log, resume from the checkpoint; CLI errors."""
+"""Meta-training: TBPTT and PES run, write the meta-loss log, resume from the checkpoint; the CLI writes weights."""
 
 import argparse
 
@@ -6,7 +6,6 @@ import pytest
 import torch
 
 from phymo.app import cmd_meta_train
-from phymo.data.errors import PhymoError
 from phymo.optimizer import meta_train as M
 from phymo.optimizer.learned_baselines import AdafacMLP
 
@@ -25,13 +24,6 @@ def test_meta_train_runs_logs_and_resumes(tmp_path, method):
     M.meta_train(AdafacMLP(), M.MetaTrainConfig(**{**cfg.__dict__, "steps": 5}), tmp_path, log=msgs.append)
     assert any("resumed" in m and "meta-step 3" in m for m in msgs)
     assert len((tmp_path / "meta_loss.csv").read_text().splitlines()) == 6
-
-
-def test_cli_physics_not_available_yet(tmp_path):
-    p = argparse.ArgumentParser()
-    cmd_meta_train.add_arguments(p)
-    with pytest.raises(PhymoError, match="not available yet"):
-        cmd_meta_train.run(p.parse_args(["--tasks", "physics", "--out", str(tmp_path)]))
 
 
 def test_cli_writes_weights(tmp_path):

@@ -27,7 +27,7 @@ def test_training_sampler_never_gives_held_out_families():
     for _ in range(30):
         t = T.sample_training_task(gen, (2, 6))
         assert not any(t.name.startswith(f) for f in T.HELD_OUT_FAMILIES)
-        assert int(t.name.rsplit("-s", 1)[1]) < T.HELD_OUT_SEED
+        assert int(t.name.rsplit("-s", 1)[1]) < T.VALIDATION_SEED
 
 
 def test_bad_dimension_and_family():

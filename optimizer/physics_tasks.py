@@ -1,0 +1,106 @@
+"""The physics task family: reconstruction windows of synthetic observations from motion capture.
+
+A task is one window of a mocap clip (a BVH file of a :class:`~phymo.data.mocap.MocapCorpus` split,
+resampled, seen through a seeded camera with detector-like noise and dropouts,
+:func:`~phymo.data.synthetic.synthesize_observations`) posed as the reconstruction poses it
+(:func:`phymo.physics.reconstruct.window_problem`): the window loss over the control knots, started
+from the tracking pass's knots. ``phymo.physics`` and the mocap loaders are imported only when a task
+is built, so the test-function suite needs neither.
+
+The task's variable is the knots divided by ``ReconstructConfig.learned_step_scale``: a step of 1 in
+the task moves the knots by that scale, which is how the reconstruction runs a learned optimizer
+(``LearnedAdapter(step_scale=...)``; its input features are normalized per tensor, so rescaling the
+variable changes nothing else). A rollout that diverges has loss ``inf`` (zero gradient), which
+meta-training treats as a failed truncation.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import weakref
+from pathlib import Path
+
+import torch
+
+from .tasks import Task
+
+#: frames per second the clips are resampled to (as ``phymo evaluate --dataset mocap`` does)
+FPS = 30.0
+
+
+@functools.lru_cache(maxsize=64)
+def _clip(path: str, seed: int, body_config, fit_ankle: bool):
+    """Synthetic observations of one BVH file and the humanoid fitted to their kinematic estimate."""
+    from phymo.data.retarget import load_bvh_motion
+    from phymo.data.synthetic import synthesize_observations
+    from phymo.physics.reconstruct import fitted_body
+
+    motion = load_bvh_motion(path).resample(FPS)
+    obs = synthesize_observations(motion, None, seed=seed)
+    return obs, fitted_body(obs.kinematic, body_config, fit_ankle)
+
+
+def physics_task(path: str | Path, start: int, seed: int = 0, config=None, device: str | torch.device = "cpu") -> Task:
+    """The window of ``config.window`` frames from frame ``start`` of BVH file ``path`` (observation seed ``seed``).
+
+    ``config`` is a :class:`~phymo.physics.reconstruct.ReconstructConfig` (default: the reconstruction's).
+    The simulation runs on the CPU; the variable may live on ``device``.
+    """
+    from phymo.physics.reconstruct import ReconstructConfig, window_problem
+    from phymo.physics.simulate import SimulationDiverged
+
+    config = config or ReconstructConfig()
+    obs, body = _clip(str(path), seed, config.body, config.fit_ankle)
+    if not 0 <= start <= obs.num_frames - 2:
+        raise ValueError(f"{path}: window start {start} outside [0, {obs.num_frames - 2}] ({obs.num_frames} frames)")
+    problem = window_problem(body, obs.slice(start, min(start + config.window, obs.num_frames)), config)
+    weakref.finalize(problem, problem.sim.close)  # Jacobian threads stop with the task
+    unit, shape = config.learned_step_scale, problem.knots0.shape
+
+    def loss(x: torch.Tensor) -> torch.Tensor:
+        knots = (x.to("cpu", torch.float64) * unit).reshape(shape)
+        try:
+            value, _ = problem.loss(knots)
+        except SimulationDiverged:
+            return x.sum() * 0 + math.inf
+        return value.to(device=x.device, dtype=x.dtype)
+
+    x0 = torch.as_tensor(problem.knots0.reshape(-1) / unit, dtype=torch.float64, device=device)
+    return Task(f"physics-{Path(path).stem}-f{start}-s{seed}", x0, loss)
+
+
+def _corpus_split(root: str | Path, split: str) -> list[Path]:
+    from phymo.data.mocap import MocapCorpus
+
+    files = MocapCorpus(root).split(split)
+    if not files:
+        raise ValueError(f"{root}: no BVH files in split {split!r}")
+    return files
+
+
+def middle_window_tasks(root: str | Path, split: str = "validation", config=None,
+                        device: str | torch.device = "cpu") -> list[Task]:
+    """The middle window of every clip of corpus ``split`` (observation seed 0): a fixed set of tasks."""
+    from phymo.physics.reconstruct import ReconstructConfig
+
+    config = config or ReconstructConfig()
+    tasks = []
+    for path in _corpus_split(root, split):
+        obs, _ = _clip(str(path), 0, config.body, config.fit_ankle)
+        tasks.append(physics_task(path, max((obs.num_frames - config.window) // 2, 0), 0, config, device))
+    return tasks
+
+
+def sample_physics_task(gen: torch.Generator, root: str | Path, split: str = "train", config=None,
+                        device: str | torch.device = "cpu") -> Task:
+    """A random window of a random clip of corpus ``split`` under ``root``, with a random observation seed."""
+    from phymo.physics.reconstruct import ReconstructConfig
+
+    config = config or ReconstructConfig()
+    files = _corpus_split(root, split)
+    path = files[int(torch.randint(len(files), (1,), generator=gen))]
+    seed = int(torch.randint(4, (1,), generator=gen))  # a few camera/noise draws per clip (cached)
+    obs, _ = _clip(str(path), seed, config.body, config.fit_ankle)
+    start = int(torch.randint(max(obs.num_frames - config.window, 0) + 1, (1,), generator=gen))
+    return physics_task(path, start, seed, config, device)
