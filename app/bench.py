@@ -16,6 +16,7 @@ BENCHMARKS: dict[str, str] = {
     "app": "phymo.app.benchmark:run",
     "optimizers": "phymo.optimizer.benchmark:run",
     "physics": "phymo.physics.benchmark:run",
+    "physics-optimizers": "phymo.optimizer.benchmark:run_physics",
     "pose": "phymo.pose.benchmark:run",
 }
 

@@ -34,8 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-sequences", type=int, default=None, help="first N sequences")
     parser.add_argument("--window", type=int, default=None, help="physics window, frames")
     parser.add_argument("--iterations", type=int, default=None, help="optimizer steps per window")
-    parser.add_argument("--fit-ankle", action="store_true",
-                        help="pitch the foot boxes to the estimate's standing ankle height (see fit_ankle)")
+    parser.add_argument("--fit-ankle", action=argparse.BooleanOptionalAction, default=None,
+                        help="pitch the foot boxes to the estimate's standing ankle height (default: on; see "
+                             "ReconstructConfig.fit_ankle)")
     parser.add_argument("--contact-height", nargs=2, type=float, default=[0.09, 0.03], metavar=("ANKLE", "TOE"),
                         help="foot contact thresholds above the ground, metres (default: 0.09 0.03)")
     parser.add_argument("--seed", type=int, default=0)
@@ -58,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     from phymo.physics.reconstruct import ReconstructConfig
 
     overrides = {k: v for k, v in (("window", args.window), ("iterations", args.iterations),
-                                   ("fit_ankle", args.fit_ankle or None)) if v is not None}
+                                   ("fit_ankle", args.fit_ankle)) if v is not None}
     if "window" in overrides:
         overrides["overlap"] = min(ReconstructConfig.overlap, max(0, args.window // 4))
     cfg = EvalConfig(dataset=args.dataset, root=str(args.root), subjects=tuple(args.subjects),

@@ -20,8 +20,9 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
                         help="where the learned optimizer runs (auto: CUDA when present)")
     parser.add_argument("--iterations", type=int, default=None, help="optimizer iterations per physics window")
     parser.add_argument("--window", type=int, default=None, help="frames per physics window")
-    parser.add_argument("--fit-ankle", action="store_true",
-                        help="pitch the foot boxes to the estimate's standing ankle height (see fit_ankle)")
+    parser.add_argument("--fit-ankle", action=argparse.BooleanOptionalAction, default=None,
+                        help="pitch the foot boxes to the estimate's standing ankle height (default: on; see "
+                             "ReconstructConfig.fit_ankle)")
     parser.add_argument("--no-overlay", dest="overlay", action="store_false", help="skip overlay.mp4")
     parser.add_argument("--smpl-model", default=None, help="folder with your SMPL model files: also export SMPL")
     parser.add_argument("--resume", action="store_true", help="reuse finished stages and windows in OUT")
@@ -48,7 +49,7 @@ def pipeline_config(args: argparse.Namespace, **overrides):
     base = PipelineConfig()
     physics = dataclasses.replace(base.physics, **{k: v for k, v in (("iterations", args.iterations),
                                                                      ("window", args.window),
-                                                                     ("fit_ankle", args.fit_ankle or None))
+                                                                     ("fit_ankle", args.fit_ankle))
                                                    if v is not None})
     fields = {"optimizer": args.optimizer, "device": args.device, "overlay": args.overlay,
               "smpl_model": args.smpl_model, "physics": physics, **overrides}

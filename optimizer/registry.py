@@ -27,10 +27,10 @@ LEARNED: dict[str, Callable[[], torch.nn.Module]] = {
 
 def _learned(name: str):
     def factory(params, net: torch.nn.Module | None = None, weights: str | None = None,
-                device: str | torch.device | None = None, step_scale: float = 1.0):
+                device: str | torch.device | None = None, step_scale: float = 1.0, tasks: str = "functions"):
         from . import weights as W
         if net is None:
-            net = W.load(weights, expect=name) if weights is not None else W.load_shipped(name)
+            net = W.load(weights, expect=name) if weights is not None else W.load_shipped(name, tasks)
         return LearnedAdapter(params, net, device=device, step_scale=step_scale)
     factory.__name__ = name
     return factory
@@ -73,17 +73,19 @@ TAKES_LR = frozenset({"adam", "gd_momentum"})
 
 
 def optimizer_factory(name: str, device: str | torch.device | None = None, lr: float | None = None,
-                      step_scale: float = 1.0) -> Callable[[torch.Tensor], torch.optim.Optimizer]:
+                      step_scale: float = 1.0,
+                      tasks: str = "physics") -> Callable[[torch.Tensor], torch.optim.Optimizer]:
     """``tensor -> optimizer`` over that one tensor, for per-window use (physics reconstruction).
 
     The name is checked now, so a typo fails before any work. ``lr`` sets the step of the optimizers
-    in :data:`TAKES_LR` (the others ignore it); learned optimizers run their network on ``device``
-    (the tensor stays where it is) and scale their updates by ``step_scale`` (see
+    in :data:`TAKES_LR` (the others ignore it); learned optimizers load the shipped weights for
+    ``tasks`` (:func:`~phymo.optimizer.weights.shipped_path`), run their network on ``device`` (the
+    tensor stays where it is) and scale their updates by ``step_scale`` (see
     :class:`~phymo.optimizer.base.LearnedAdapter`).
     """
     key = canonical_name(name)
     if key in LEARNED:
-        kwargs = {"device": device, "step_scale": step_scale}
+        kwargs = {"device": device, "step_scale": step_scale, "tasks": tasks}
     else:
         kwargs = {"lr": lr} if lr is not None and key in TAKES_LR else {}
     return lambda x: OPTIMIZERS[key]([x], **kwargs)

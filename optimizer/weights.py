@@ -77,6 +77,15 @@ def load(path: str | Path, expect: str | None = None) -> torch.nn.Module:
     return net
 
 
-def load_shipped(name: str) -> torch.nn.Module:
-    """The default weights shipped in ``optimizer/weights/<name>.pt``."""
-    return load(WEIGHTS_DIR / f"{name}.pt", expect=name)
+def shipped_path(name: str, tasks: str = "functions") -> Path:
+    """The shipped weights of ``name`` for a task domain: ``<name>_physics.pt`` for ``tasks="physics"`` where
+    they exist (meta-trained on physics windows), else ``<name>.pt`` (meta-trained on test functions)."""
+    if tasks not in ("functions", "physics"):
+        raise ValueError(f"unknown task domain {tasks!r} (functions or physics)")
+    physics = WEIGHTS_DIR / f"{name}_physics.pt"
+    return physics if tasks == "physics" and physics.is_file() else WEIGHTS_DIR / f"{name}.pt"
+
+
+def load_shipped(name: str, tasks: str = "functions") -> torch.nn.Module:
+    """The default weights shipped in ``optimizer/weights/`` for ``tasks`` (see :func:`shipped_path`)."""
+    return load(shipped_path(name, tasks), expect=name)

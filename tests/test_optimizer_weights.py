@@ -54,3 +54,22 @@ def test_not_a_weights_file(tmp_path):
         W.load(tmp_path / "x.pt")
     with pytest.raises(W.WeightsError, match="no such weights file"):
         W.load(tmp_path / "missing.pt")
+
+
+def test_physics_reconstruction_loads_the_physics_weights_where_shipped(tmp_path, monkeypatch):
+    from phymo.optimizer.registry import optimizer_factory
+
+    monkeypatch.setattr(W, "WEIGHTS_DIR", tmp_path)
+    functions, physics = Optimus(), Optimus()
+    with torch.no_grad():
+        physics.log_lr.fill_(-7.0)
+    W.save(functions, tmp_path / "optimus.pt")
+    x = torch.zeros(3, requires_grad=True)
+    log_lr = lambda: float(optimizer_factory("optimus")(x).net.log_lr)  # noqa: E731
+    assert W.shipped_path("optimus", "physics") == tmp_path / "optimus.pt"  # none shipped: the functions ones
+    assert log_lr() == pytest.approx(float(functions.log_lr))
+    W.save(physics, tmp_path / "optimus_physics.pt")
+    assert log_lr() == pytest.approx(-7.0)
+    assert W.shipped_path("optimus") == tmp_path / "optimus.pt"  # the function benchmarks keep theirs
+    with pytest.raises(ValueError, match="task domain"):
+        W.shipped_path("optimus", "games")
