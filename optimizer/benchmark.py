@@ -131,7 +131,7 @@ def run_physics(quick: bool, root=None) -> list[dict]:
     runs = [(name, name, {name: load_shipped(name, "physics")} if name != "adam" else None)
             for name in PHYSICS_OPTIMIZERS]
     runs.append(("optimus/functions", "optimus", {"optimus": load_shipped("optimus")}))
-    rows = []
+    windows = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for task in tasks:
@@ -141,11 +141,12 @@ def run_physics(quick: bool, root=None) -> list[dict]:
             for label, name, nets in runs:
                 trace, ms = run_one(name, task, iters, nets)
                 best = min(v for v in trace if math.isfinite(v))
-                rows.append({"task": task.name, "optimizer": label, "initial": f0, "best": best,
-                             "log10_best_over_initial": math.log10(best / f0), "ms_per_step": ms, "iters": iters})
+                windows.append({"task": task.name, "optimizer": label, "initial": f0, "best": best,
+                                "log10_best_over_initial": math.log10(best / f0), "ms_per_step": ms, "iters": iters})
+    means = []
     for label, *_ in runs:
-        vals = [r["log10_best_over_initial"] for r in rows if r["optimizer"] == label]
-        rows.append({"task": "mean", "optimizer": label, "log10_best_over_initial": statistics.mean(vals),
-                     "ms_per_step": statistics.mean(r["ms_per_step"] for r in rows if r["optimizer"] == label
-                                                    and r["task"] != "mean"), "iters": iters})
-    return rows
+        mine = [r for r in windows if r["optimizer"] == label]
+        means.append({"task": "mean", "optimizer": label,
+                      "log10_best_over_initial": statistics.mean(r["log10_best_over_initial"] for r in mine),
+                      "ms_per_step": statistics.mean(r["ms_per_step"] for r in mine), "iters": iters})
+    return windows + means

@@ -86,24 +86,18 @@ def sample_task(gen: torch.Generator, cfg: MetaTrainConfig, dtype) -> T.Task:
     return T.sample_training_task(gen, (cfg.dim_lo, cfg.dim_hi), dtype=dtype, device=cfg.device)
 
 
-@torch.no_grad()
 def validation_score(net: torch.nn.Module, tasks: list[T.Task], iters: int) -> float:
     """Mean over ``tasks`` of ``log10(f(x_K) + 1e-12) - log10(f(x_0) + 1e-12)`` after ``iters`` steps (lower is
-    better). The last iterate counts, as in the benchmark; a run that diverges counts its best finite value."""
+    better), run as the benchmark runs it (:func:`~phymo.optimizer.benchmark.run_one`). The last iterate
+    counts; a run that diverges counts its best finite value."""
+    from .benchmark import run_one
+
+    name = net.arch()["name"]
     scores = []
     for task in tasks:
-        x, state = task.x0.clone(), net.init_state(task.x0)
-        f0 = best = float(task.loss(x))
-        for _ in range(iters):
-            val, g = task.loss_and_grad(x)
-            best = min(best, float(val))
-            state, delta = net.step(state, x, g, val)
-            x = x + delta
-            if not torch.isfinite(x).all():
-                break
-        final = float(task.loss(x)) if torch.isfinite(x).all() else math.inf
-        final = final if math.isfinite(final) else best
-        scores.append(math.log10(max(final, 0.0) + 1e-12) - math.log10(max(f0, 0.0) + 1e-12))
+        trace, _ = run_one(name, task, iters, {name: net})
+        final = trace[-1] if math.isfinite(trace[-1]) else min(v for v in trace if math.isfinite(v))
+        scores.append(math.log10(max(final, 0.0) + 1e-12) - math.log10(max(trace[0], 0.0) + 1e-12))
     return sum(scores) / len(scores)
 
 
