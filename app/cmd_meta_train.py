@@ -56,6 +56,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.device == "cuda" and not torch.cuda.is_available():
         raise PhymoError("meta-train --device cuda: no CUDA device visible; use --device cpu")
+    if args.validate_every < 0 or args.validate_iters < 1:
+        raise PhymoError(f"--validate-every must be >= 0 (0: off) and --validate-iters >= 1, got "
+                         f"{args.validate_every} and {args.validate_iters}")
     if args.tasks == "physics" and args.root is None:
         raise PhymoError("meta-train --tasks physics needs --root, a folder of BVH files (e.g. ../shared/data); "
                          "its train split gives the windows, its validation split the validation windows")

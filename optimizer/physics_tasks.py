@@ -71,11 +71,13 @@ def physics_task(path: str | Path, start: int, seed: int = 0, config=None, devic
 
 
 def _corpus_split(root: str | Path, split: str) -> list[Path]:
+    from phymo.data.errors import InputNotFoundError
     from phymo.data.mocap import MocapCorpus
 
     files = MocapCorpus(root).split(split)
     if not files:
-        raise ValueError(f"{root}: no BVH files in split {split!r}")
+        raise InputNotFoundError(f"{root}: no BVH files in the corpus's {split!r} split (files go to splits by "
+                                 f"name; the physics tasks need train and validation files)")
     return files
 
 

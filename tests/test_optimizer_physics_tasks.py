@@ -81,3 +81,22 @@ def test_cli_physics_needs_a_corpus(tmp_path):
     cmd_meta_train.add_arguments(p)
     with pytest.raises(PhymoError, match="--root"):
         cmd_meta_train.run(p.parse_args(["--tasks", "physics", "--out", str(tmp_path)]))
+
+
+def test_cli_rejects_out_of_range_validation_options(tmp_path):
+    p = argparse.ArgumentParser()
+    cmd_meta_train.add_arguments(p)
+    for flags in (["--validate-every", "-3"], ["--validate-iters", "0"]):
+        with pytest.raises(PhymoError, match="--validate-every must be >= 0"):
+            cmd_meta_train.run(p.parse_args([*flags, "--out", str(tmp_path)]))
+    assert not any(tmp_path.iterdir())  # refused before anything is written
+
+
+@needs_data
+def test_a_corpus_without_a_split_is_a_clear_error(tmp_path):
+    from phymo.optimizer.physics_tasks import middle_window_tasks
+
+    (tmp_path / CLIP.name).write_bytes(CLIP.read_bytes())  # one file: one split only
+    with pytest.raises(PhymoError, match="no BVH files in the corpus's"):
+        for split in ("train", "validation", "test"):
+            middle_window_tasks(tmp_path, split)
