@@ -113,11 +113,17 @@ class Simulator:
             (max abs over the trajectory, tangent units); 0 disables reuse.
         control_jacobian: "analytic" (:func:`control_jacobian`, plain motors only) or "fd"
             (``mjd_transitionFD``, any actuator).
+        jacobian_every: linearize once per block of this many consecutive steps (at the block's middle
+            step) and use that ``(A, B)`` for the whole block. 1 is the exact adjoint; ``substeps`` makes
+            the Jacobian cost one linearization per frame, an approximate gradient (its error and its
+            effect on a window's optimization are measured in docs/results.md).
     """
 
     def __init__(self, body: Body, num_frames: int, fps: float, substeps: int = 7, knot_every: int = 1,
                  interp: str = "linear", threads: int | None = None, eps: float = 1e-6, centered: bool = False,
-                 reuse_tol: float = 0.0, control_jacobian: str = "analytic"):
+                 reuse_tol: float = 0.0, control_jacobian: str = "analytic", jacobian_every: int = 1):
+        if jacobian_every < 1:
+            raise ValueError(f"jacobian_every must be >= 1, got {jacobian_every}")
         if control_jacobian not in ("analytic", "fd"):
             raise ValueError(f"control_jacobian must be 'analytic' or 'fd', got {control_jacobian!r}")
         if control_jacobian == "analytic" and body.model.opt.integrator != mujoco.mjtIntegrator.mjINT_EULER:
@@ -131,10 +137,11 @@ class Simulator:
         self.knot_every = knot_every
         self.threads = threads or default_threads()
         self.eps, self.centered, self.reuse_tol = eps, centered, reuse_tol
+        self.jacobian_every = jacobian_every
         self._moments = actuator_moments(self.model) if control_jacobian == "analytic" else None
         self._datas = [mujoco.MjData(self.model) for _ in range(self.threads)]
         self._pool = ThreadPoolExecutor(self.threads) if self.threads > 1 else None
-        self._cache: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None  # qpos, qvel, A, B
+        self._cache: tuple | None = None  # qpos, qvel and their linearizations (A, B, block)
         self.last: dict = {}
 
     @property
@@ -178,26 +185,40 @@ class Simulator:
         else:
             list(self._pool.map(lambda c: fn(*c), chunks))
 
-    def transition_jacobians(self, qpos, qvel, ctrl) -> tuple[np.ndarray, np.ndarray]:
-        """``A (N, 2nv, 2nv)``, ``B (N, 2nv, nu)`` at every step of a trajectory, in parallel threads."""
-        m, n = self.model, ctrl.shape[0]
-        A = np.zeros((n, 2 * m.nv + m.na, 2 * m.nv + m.na))
-        B = np.zeros((n, 2 * m.nv + m.na, m.nu))
+    def linearization_steps(self, n: int) -> np.ndarray:
+        """The step each of ``n`` steps takes its ``(A, B)`` from (its block's middle step)."""
+        e = self.jacobian_every
+        return np.minimum(np.arange(n) // e * e + e // 2, n - 1)
 
-        def work(i, steps):
+    def transition_jacobians(self, qpos, qvel, ctrl) -> tuple[np.ndarray, np.ndarray]:
+        """``A (N, 2nv, 2nv)``, ``B (N, 2nv, nu)`` at every step of a trajectory."""
+        A, B, block = self.linearizations(qpos, qvel, ctrl)
+        return A[block], B[block]
+
+    def linearizations(self, qpos, qvel, ctrl) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(A, B, block)``: one ``(A, B)`` per block, computed in parallel threads; step ``t`` uses
+        ``A[block[t]], B[block[t]]``."""
+        m, n = self.model, ctrl.shape[0]
+        src = self.linearization_steps(n)
+        at = np.unique(src)
+        A = np.zeros((len(at), 2 * m.nv + m.na, 2 * m.nv + m.na))
+        B = np.zeros((len(at), 2 * m.nv + m.na, m.nu))
+
+        def work(i, blocks):
             d = self._datas[i]
-            for t in steps:
+            for b in blocks:
+                t = at[b]
                 d.qpos[:], d.qvel[:], d.ctrl[:] = qpos[t], qvel[t], ctrl[t]
                 if self._moments is None:
-                    mujoco.mjd_transitionFD(m, d, self.eps, self.centered, A[t], B[t], None, None)
+                    mujoco.mjd_transitionFD(m, d, self.eps, self.centered, A[b], B[b], None, None)
                     continue
                 mujoco.mj_forward(m, d)
-                control_jacobian(m, d, self._moments, qvel[t + 1], B[t])
-                mujoco.mjd_transitionFD(m, d, self.eps, self.centered, A[t], None, None, None)
+                control_jacobian(m, d, self._moments, qvel[t + 1], B[b])
+                mujoco.mjd_transitionFD(m, d, self.eps, self.centered, A[b], None, None, None)
 
         with threadpool_limits(limits=1, user_api="blas"):  # the closed-form B's small solves, one per thread
-            self._parallel(work, n)
-        return A, B
+            self._parallel(work, len(at))
+        return A, B, np.searchsorted(at, src)
 
     def site_jacobians(self, qpos: np.ndarray) -> np.ndarray:
         """``(F, J, 3, nv)`` site position Jacobians w.r.t. the tangent of ``qpos`` at every frame."""
@@ -223,11 +244,11 @@ class Simulator:
         c = self._cache
         if (c is not None and self.reuse_tol > 0 and c[0].shape == qpos.shape
                 and max(np.abs(c[0] - qpos).max(), np.abs(c[1] - qvel).max()) <= self.reuse_tol):
-            A, B = c[2], c[3]
+            A, B, block = c[2]
             traj["reused"] = True
         else:
-            A, B = self.transition_jacobians(qpos, qvel, ctrl)
-            self._cache = (qpos, qvel, A, B)
+            A, B, block = self.linearizations(qpos, qvel, ctrl)
+            self._cache = (qpos, qvel, (A, B, block))
             traj["reused"] = False
         Js = self.site_jacobians(qpos)
         g_frame = np.einsum("fjcv,fjc->fv", Js, grad_pos)  # (F, nv) dl/dq per frame
@@ -236,8 +257,8 @@ class Simulator:
         lam[:nv] = g_frame[-1]
         grad_u = np.zeros_like(ctrl)
         for t in range(n - 1, -1, -1):
-            grad_u[t] = B[t].T @ lam
-            lam = A[t].T @ lam
+            grad_u[t] = B[block[t]].T @ lam
+            lam = A[block[t]].T @ lam
             if t % S == 0:
                 lam[:nv] += g_frame[t // S]
         return lam, self.W.T @ grad_u

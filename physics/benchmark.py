@@ -60,14 +60,19 @@ def gradcheck_rel_err(seed: int = 0) -> float:
 
 
 def measure(substeps: int = 7, threads: int | None = None, centered: bool = False, knot_every: int = 1,
-            reuse: bool = False, control_jacobian: str = "analytic", repeats: int = 3, fps: float = 30.0,
-            seconds: float = 1.0) -> dict:
-    """Time one 1 s window: per-step cost, rollout, and gradient (Jacobians + adjoint recursion)."""
+            reuse: bool = False, control_jacobian: str = "analytic", jacobian_every: int = 1, repeats: int = 3,
+            fps: float = 30.0, seconds: float = 1.0) -> dict:
+    """Time one 1 s window: per-step cost, rollout, and gradient (Jacobians + adjoint recursion).
+
+    ``grad_rel_err`` is the relative distance of this variant's gradient from the exact adjoint's
+    (forward differences, closed-form controls, every step linearized) on the same rollout.
+    """
     body, qpos, qvel = _setup(fps, seconds)
     frames = int(round(seconds * fps)) + 1
     threads = threads or default_threads()
     sim = Simulator(body, frames, fps, substeps, knot_every, "hold", threads, centered=centered,
-                    reuse_tol=1e-9 if reuse else 0.0, control_jacobian=control_jacobian)
+                    reuse_tol=1e-9 if reuse else 0.0, control_jacobian=control_jacobian,
+                    jacobian_every=jacobian_every)
     rng = np.random.default_rng(0)
     knots = rng.normal(0, 0.02, (sim.num_knots, body.nu))
     x0 = np.concatenate([np.zeros(body.nv), qvel[0]])
@@ -76,12 +81,18 @@ def measure(substeps: int = 7, threads: int | None = None, centered: bool = Fals
     if reuse:
         sim.gradient(grad_pos)  # fills the Jacobian cache; the timed calls reuse it
     grad_ms = _best_ms(lambda: sim.gradient(grad_pos), repeats)
+    grad = np.concatenate([g.ravel() for g in sim.gradient(grad_pos)])
     sim.close()
+    exact_sim = Simulator(body, frames, fps, substeps, knot_every, "hold", threads)
+    exact_sim.run(qpos[0], x0, knots)
+    exact = np.concatenate([g.ravel() for g in exact_sim.gradient(grad_pos)])
+    exact_sim.close()
     return {"substeps": substeps, "timestep_ms": 1e3 / (fps * substeps), "steps": sim.num_steps,
             "centered": centered, "knot_every": knot_every, "reuse": reuse, "control_jacobian": control_jacobian,
-            "threads": threads,
+            "jacobian_every": jacobian_every, "threads": threads,
             "mj_step_us": 1e3 * rollout_ms / sim.num_steps, "rollout_ms": rollout_ms, "grad_ms": grad_ms,
-            "grad_over_rollout": grad_ms / rollout_ms}
+            "grad_over_rollout": grad_ms / rollout_ms,
+            "grad_rel_err": float(np.linalg.norm(grad - exact) / np.linalg.norm(exact))}
 
 
 def run(quick: bool = False) -> list[dict]:
@@ -93,7 +104,8 @@ def run(quick: bool = False) -> list[dict]:
     rows[0]["variant"] = "default"
     variants = [("threads=1", {"threads": 1}), ("fd_controls", {"control_jacobian": "fd"}),
                 ("centered", {"centered": True}), ("substeps=4", {"substeps": 4}),
-                ("knot_every=3", {"knot_every": 3}), ("reuse_jacobians", {"reuse": True})]
+                ("knot_every=3", {"knot_every": 3}), ("reuse_jacobians", {"reuse": True}),
+                ("jacobian_every=7", {"jacobian_every": 7})]
     if quick:
         variants = [v for v in variants if v[0] in ("threads=1", "fd_controls", "reuse_jacobians")]
     for name, kw in variants:

@@ -98,3 +98,22 @@ def test_closed_form_control_jacobian_rejects_other_integrators():
     body.model.opt.integrator = mujoco.mjtIntegrator.mjINT_RK4
     with pytest.raises(ValueError, match="Euler"):
         Simulator(body, 4, 30.0, threads=1)
+
+def test_shared_linearizations_are_the_block_middles():
+    """jacobian_every=3: steps 0-2 use step 1's exact (A, B), steps 3-5 step 4's, the last block its own middle."""
+    body = build_body()
+    qpos = motion_to_qpos(body, walking_motion(0.3, 30.0, skeleton=body.skeleton))
+    qvel = qpos_to_qvel(body, qpos, 1 / 30)
+    knots = np.random.default_rng(0).normal(0, 0.05, (3, body.nu))
+    x0 = np.concatenate([np.zeros(body.nv), qvel[0]])
+    jac = {}
+    for every in (1, 3):
+        sim = Simulator(body, 3, 30.0, substeps=4, threads=2, jacobian_every=every)  # 8 steps
+        sim.run(qpos[0], x0, knots)
+        jac[every] = sim.transition_jacobians(sim.last["qpos"], sim.last["qvel"], sim.last["ctrl"])
+        sim.close()
+    for t, src in enumerate([1, 1, 1, 4, 4, 4, 7, 7]):
+        np.testing.assert_array_equal(jac[3][0][t], jac[1][0][src])
+        np.testing.assert_array_equal(jac[3][1][t], jac[1][1][src])
+    with pytest.raises(ValueError, match="jacobian_every"):
+        Simulator(body, 3, 30.0, jacobian_every=0)
