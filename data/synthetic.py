@@ -3,7 +3,8 @@
 Used to build ground-truth-known test and training problems from motion capture: project the motion
 through a camera, corrupt the 2D keypoints the way a detector would (Gaussian jitter, outliers,
 dropouts, confidences that fall as noise grows) and corrupt the 3D motion the way a kinematic
-estimator would (temporally correlated joint-rotation and root-translation errors).
+estimator would (temporally correlated joint-rotation and root-translation errors); a detector's 3D
+landmarks are the joints of such an estimate, hip-centred in camera axes (:func:`world_landmarks`).
 """
 
 from __future__ import annotations
@@ -129,6 +130,14 @@ def noisy_motion(motion: Motion, config: SyntheticConfig, rng: np.random.Generat
     root_err = _smooth_noise(rng, (t, 3), config.root_noise_m, sigma)
     return Motion(motion.skeleton, motion.fps, motion.root_translation + root_err,
                   quat_normalize(quat_mul(motion.rotations, rot_err)))
+
+
+def world_landmarks(motion: Motion, camera: Camera) -> np.ndarray:
+    """``(T, J, 3)`` joints of ``motion`` as a detector's 3D landmarks: metres, centred on the hips'
+    midpoint, in the camera's axes (x right, y down, z away), like MediaPipe's world landmarks."""
+    p = camera.to_camera(motion.positions())
+    sk = motion.skeleton
+    return p - 0.5 * (p[:, sk.index("left_hip")] + p[:, sk.index("right_hip")])[:, None]
 
 
 def _observed_indices(motion: Motion, names: tuple[str, ...]) -> np.ndarray:

@@ -81,6 +81,9 @@ class ReconstructConfig:
             are much larger than what a window's normalized controls tolerate (measured in the README).
         tracking_pole: closed-loop pole of the initialization's computed-torque tracking
             (gains from :func:`tracking_gains` for the knot interval; 0 is deadbeat);
+        retry_tracking_pole: where the tracking pass diverges (its held controls saturate and a light
+            segment swings up), it is run once more with this looser pole before the window falls back
+            (None: no retry); measured in docs/results.md.
         contact_iterations: fixed-point passes per interval for the tracking pass's contact forces
             (without ``plan_contacts``).
         plan_contacts: the tracking pass plans ground forces under the stance feet (friction pyramid
@@ -118,6 +121,7 @@ class ReconstructConfig:
     lr: float = 1e-3
     learned_step_scale: float = 1e-3
     tracking_pole: float = 0.3
+    retry_tracking_pole: float | None = 0.6
     contact_iterations: int = 1
     plan_contacts: bool = True
     plan_friction: float = 0.7
@@ -140,6 +144,10 @@ class ReconstructConfig:
             raise ValueError(f"plan_friction must be > 0 (a friction coefficient), got {self.plan_friction}")
         if self.refine_iterations < 0:
             raise ValueError(f"refine_iterations must be >= 0 (0: no refinement), got {self.refine_iterations}")
+        for name in ("tracking_pole", "retry_tracking_pole"):
+            pole = getattr(self, name)
+            if pole is not None and not 0.0 <= pole < 1.0:
+                raise ValueError(f"{name} must be in [0, 1) (a closed-loop pole), got {pole}")
 
     def key(self) -> str:
         d = dataclasses.asdict(self)
@@ -349,7 +357,8 @@ def window_problem(body: Body, obs: Observations, config: ReconstructConfig, qpo
     """The problem of one window of ``obs`` (valid input, at least 2 frames): simulator, loss targets and the
     tracking pass's knots. ``reference`` (default ``obs.kinematic``) is tracked and scored against in 3D;
     ``pins`` are :func:`phymo.physics.reference.stance_pins` for the window's frames; the start state
-    defaults to the reference's. Raises ``SimulationDiverged`` when the tracking pass blows up."""
+    defaults to the reference's. Raises ``SimulationDiverged`` when the tracking pass blows up with
+    ``config.tracking_pole`` and with ``config.retry_tracking_pole``."""
     f = obs.num_frames
     ref = obs.kinematic if reference is None else reference
     qref, vref, aref = reference_state(body, ref, config.smooth_sigma, config.ground_snap)
@@ -361,14 +370,20 @@ def window_problem(body: Body, obs: Observations, config: ReconstructConfig, qpo
     targets = WindowTargets.from_arrays(obs.keypoints_2d, obs.confidence, ref_pos, obs.camera,
                                         obs.fps, body.foot_sites(), body.nu - body.num_residual,
                                         body.foot_heights(), *(pins if pins is not None else (None, None)))
-    try:
-        kp, kd = tracking_gains(config.tracking_pole, config.knot_every / obs.fps)
-        stance = None if pins is None or not config.plan_contacts else pins[1] > 0.5
-        knots0 = tracking_knots(sim, qref, vref, aref, qpos0, qvel0, kp, kd, config.contact_iterations,
-                                stance, config.plan_friction)
-    except SimulationDiverged:
-        sim.close()
-        raise
+    stance = None if pins is None or not config.plan_contacts else pins[1] > 0.5
+    poles = [config.tracking_pole] + ([config.retry_tracking_pole] if config.retry_tracking_pole is not None else [])
+    for attempt, pole in enumerate(poles):
+        try:
+            kp, kd = tracking_gains(pole, config.knot_every / obs.fps)
+            knots0 = tracking_knots(sim, qref, vref, aref, qpos0, qvel0, kp, kd, config.contact_iterations,
+                                    stance, config.plan_friction)
+            break
+        except SimulationDiverged as e:
+            if attempt == len(poles) - 1:
+                sim.close()
+                raise
+            log.warning("window at frame %s: the tracking pass diverged with pole %.2f (%s); retrying with %.2f",
+                        obs.meta.get("frame_offset", 0), pole, e, poles[attempt + 1])
     return WindowProblem(sim, qpos0, torch.as_tensor(np.concatenate([np.zeros(body.nv), qvel0])), targets,
                          config.weights, knots0, ref_pos)
 
@@ -413,14 +428,13 @@ def reconstruct_window(body: Body, obs: Observations, config: ReconstructConfig,
                 opt.step(closure)
                 with torch.no_grad():
                     knots.clamp_(-1.0, 1.0)
-        except SimulationDiverged as e:  # an optimizer step went too far: keep the best iterate
+            with torch.no_grad():  # the last step's iterate, not evaluated by any closure yet
+                lv, terms = problem.loss(knots)
+            if float(lv) < best["loss"]:
+                best.update(loss=float(lv), knots=knots.detach().clone(), terms=terms)
+        except SimulationDiverged as e:  # a step (the last one included) went too far: keep the best iterate
             log.warning("window at frame %s: optimizer step diverged (%s); keeping the best iterate",
                         obs.meta.get("frame_offset", 0), e)
-            knots.data.copy_(best["knots"])
-        with torch.no_grad():  # final evaluation of the last iterate
-            lv, terms = problem.loss(knots)
-        if float(lv) < best["loss"]:
-            best.update(loss=float(lv), knots=knots.detach().clone(), terms=terms)
         sim.run(problem.qpos0, problem.state0.numpy(), best["knots"].numpy())
     except SimulationDiverged as e:
         problem.close()

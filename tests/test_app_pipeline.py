@@ -63,6 +63,32 @@ def test_every_output_is_written_and_consistent(finished_run):
     assert set(report["timings_s"]) >= {"keypoints", "kinematic", "physics", "export", "total"}
 
 
+def test_demo_input_carries_detector_world_landmarks(demo_input):
+    """Like MediaPipe's: metres, hip-centred, camera axes, a few centimetres off the truth (a noisy pose)."""
+    from phymo.app.demo import demo_scene
+    from phymo.data.synthetic import world_landmarks
+    from phymo.pose import load_keypoints
+
+    _, conf, world = load_keypoints(demo_input[1]).to_canonical()
+    truth, camera = demo_scene(1.0)
+    err = np.linalg.norm(world - world_landmarks(truth, camera), axis=-1)[conf > 0]
+    assert 0.002 < np.median(err) < 0.05
+
+
+def test_truth_errors_score_the_truth_as_zero(tmp_path):
+    from phymo.app.demo import demo_scene, truth_errors
+
+    truth, _ = demo_scene(1.0)
+    order = np.arange(truth.skeleton.num_joints)[::-1]  # scored by joint name, not position in the file
+    for stem, shift in (("kinematic", 0.0), ("motion", 0.1)):
+        np.savez(tmp_path / f"{stem}.npz", positions=truth.positions()[:, order] + shift,
+                 frame_index=np.arange(truth.num_frames), joint_names=np.array(truth.skeleton.names)[order])
+    scores = truth_errors(tmp_path, duration_s=1.0)
+    assert scores["kinematic_pa_mpjpe_mm"] < 1e-6 and scores["motion_pa_mpjpe_mm"] < 1e-6  # PA removes a shift
+    assert json.loads((tmp_path / "truth.json").read_text()) == pytest.approx(scores)
+    assert 0.0 <= scores["truth_foot_skating"] < 1.0
+
+
 def test_resume_recomputes_nothing_finished(finished_run, demo_input, capsys):
     video, keypoints = demo_input
     report = json.loads((finished_run / "report.json").read_text())

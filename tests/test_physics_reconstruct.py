@@ -111,6 +111,35 @@ def test_torch_optimizers_plug_in(obs):
         assert not r.windows[0]["fallback"] and np.isfinite(r.windows[0]["loss"])
 
 
+def test_a_diverging_last_step_keeps_the_best_iterate(obs, monkeypatch, caplog):
+    """The last step's iterate is evaluated after the loop; its blow-up must not discard the window."""
+    from phymo.physics import SimulationDiverged
+
+    sentinel = 0.5  # knots the optimizer jumps to; their rollout "diverges"
+    real_loss = rec.WindowProblem.loss
+
+    def loss(self, knots):
+        if torch.all(knots == sentinel):
+            raise SimulationDiverged("simulation diverged (test)")
+        return real_loss(self, knots)
+
+    class JumpAfterEvaluating(torch.optim.Optimizer):
+        def __init__(self, x):
+            super().__init__([x], {})
+
+        def step(self, closure):
+            closure()
+            with torch.no_grad():
+                self.param_groups[0]["params"][0].fill_(sentinel)
+
+    monkeypatch.setattr(rec.WindowProblem, "loss", loss)
+    with caplog.at_level(logging.WARNING, logger="phymo.physics.reconstruct"):
+        r = reconstruct(obs.slice(0, 8), FAST, optimizer=JumpAfterEvaluating)
+    w = r.windows[0]
+    assert not w["fallback"] and "keeping the best iterate" in caplog.text
+    assert np.isfinite(w["loss"]) and w["loss"] == w["loss_history"][0]
+
+
 CMU_WALK = (Path(__file__).resolve().parents[2] / "shared" / "data" / "cmu-mocap-bvh" / "cgspeed_mb"
             / "02_01_bvhtodeepmimic.bvh")
 
@@ -166,3 +195,28 @@ def test_config_rejects_out_of_range_values():
         ReconstructConfig(plan_friction=0.0)
     with pytest.raises(ValueError, match="refine_iterations must be >= 0"):
         ReconstructConfig(refine_iterations=-1)
+    for pole in (-0.1, 1.0):
+        with pytest.raises(ValueError, match="tracking_pole must be in"):
+            ReconstructConfig(tracking_pole=pole)
+        with pytest.raises(ValueError, match="retry_tracking_pole must be in"):
+            ReconstructConfig(retry_tracking_pole=pole)
+
+
+def test_a_diverging_tracking_pass_is_retried_with_the_looser_pole(obs, monkeypatch):
+    from phymo.physics import SimulationDiverged
+
+    real, gains = rec.tracking_knots, []
+
+    def diverges_first(sim, qref, vref, aref, qpos0, qvel0, kp, kd, *rest):
+        gains.append(kp)
+        if len(gains) == 1:
+            raise SimulationDiverged("simulation diverged (test)")
+        return real(sim, qref, vref, aref, qpos0, qvel0, kp, kd, *rest)
+
+    monkeypatch.setattr(rec, "tracking_knots", diverges_first)
+    short, dt = obs.slice(0, 8), 1.0 / obs.fps
+    assert not reconstruct(short, FAST).windows[0]["fallback"]
+    assert gains == [rec.tracking_gains(FAST.tracking_pole, dt)[0], rec.tracking_gains(FAST.retry_tracking_pole, dt)[0]]
+    gains.clear()
+    no_retry = dataclasses.replace(FAST, retry_tracking_pole=None)
+    assert "physics blow-up" in reconstruct(short, no_retry).windows[0]["fallback"] and len(gains) == 1

@@ -7,7 +7,7 @@ import torch
 from phymo.data.motion import Motion, forward_kinematics
 from phymo.data.rotations import axis_angle_to_quat
 from phymo.data.skeleton import CANONICAL
-from phymo.data.synthetic import SyntheticConfig, synthesize_observations
+from phymo.data.synthetic import SyntheticConfig, synthesize_observations, world_landmarks
 from phymo.pose.kinematic_fit import FitConfig, estimate_ground, fit_kinematic, fk_rotvec, limits_array
 
 S = CANONICAL
@@ -52,9 +52,7 @@ def test_fit_recovers_known_motion_within_15mm():
                              rotation_noise_rad=0.0, root_noise_m=0.0)
     obs = synthesize_observations(motion, config=config, seed=3)
     truth_cam = obs.camera.to_camera(motion.positions())
-    # MediaPipe-like world landmarks: metric, hip-centred, camera-aligned, only for the observed joints
-    hips = 0.5 * (truth_cam[:, S.index("left_hip")] + truth_cam[:, S.index("right_hip")])
-    world = (truth_cam - hips[:, None]) * (obs.confidence[..., None] > 0)
+    world = world_landmarks(motion, obs.camera) * (obs.confidence[..., None] > 0)  # only the observed joints
     result = fit_kinematic(obs.keypoints_2d, obs.confidence, obs.camera, obs.fps, world=world)
 
     fit_cam = result.camera.to_camera(result.motion.positions())
