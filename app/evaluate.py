@@ -46,6 +46,16 @@ METRICS = ("mpjpe", "pa_mpjpe", "mpjpe_g", "mpjpe_2d", "accel_error", "foot_skat
 PHYSICS_EXTRAS = ("residual_force", "iterations", "evaluations", "wall_s", "fallback_windows")
 KINDS = ("kinematic", "physics")
 
+#: Published Human3.6M numbers (mm) to read beside an ``h36m`` evaluation's (protocol on S9 and S11 unless
+#: the name says otherwise); a method reports only some of the metrics.
+PUBLISHED_H36M = {
+    "DiffPhy (Gärtner et al., CVPR 2022)": {"mpjpe": 81.7, "mpjpe_g": 139.1, "pa_mpjpe": 55.6},
+    "physics trajectory optimization (Gärtner et al., CVPR 2022)": {"mpjpe": 84.0, "mpjpe_g": 143.0,
+                                                                     "pa_mpjpe": 56.0},
+    "Optimus (Gärtner et al., CVPR 2023), its in-domain trajectory-optimization split": {"mpjpe_g": 24.0},
+    "Adafactor-MLP, same split (reported by the Optimus paper)": {"mpjpe_g": 33.0},
+}
+
 
 # ---- optimizers -----------------------------------------------------------------------------------
 
@@ -295,6 +305,9 @@ def run_evaluation(cfg: EvalConfig, out: str | Path, runner=None, job_fn=None) -
     records = [r for k, r in read_results(results_path).items() if k in ids]
     summary = summarize(records)
     text = format_markdown(summary)
+    if cfg.dataset == "h36m":
+        summary["published"] = PUBLISHED_H36M
+        text += "\n" + format_published(summary)
     if len(cfg.optimizers) > 1:
         summary["optimizers"] = compare_optimizers(records)
         atomic_write_json(out / "optimizers.json", summary["optimizers"])
@@ -302,6 +315,15 @@ def run_evaluation(cfg: EvalConfig, out: str | Path, runner=None, job_fn=None) -
     atomic_write_json(out / "summary.json", summary)
     atomic_write_bytes(out / "summary.md", text.encode())
     return summary
+
+
+def format_published(summary: dict) -> str:
+    """This run's MPJPE, global MPJPE and PA-MPJPE above the published Human3.6M numbers."""
+    keys = ("mpjpe", "mpjpe_g", "pa_mpjpe")
+    rows = [(f"phymo {kind} (this run)", summary[kind]) for kind in KINDS] + list(summary["published"].items())
+    lines = ["| method | MPJPE | global MPJPE | PA-MPJPE |", "|---|---|---|---|"]
+    lines += [f"| {name} | " + " | ".join(_or_dash(v.get(k), "{:.1f}") for k in keys) + " |" for name, v in rows]
+    return "\n".join(lines) + "\n"
 
 
 def format_comparison(comparison: dict) -> str:

@@ -92,7 +92,13 @@ def test_h36m_protocol_numbers_match_hand_computed(tmp_path):
         assert set(ev.METRICS) <= set(summary[kind]) and all(np.isfinite(summary[kind][m]) for m in ev.METRICS)
     on_disk = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert on_disk["physics"]["mpjpe"] == pytest.approx(summary["physics"]["mpjpe"])
-    assert "| Walking |" in (tmp_path / "out" / "summary.md").read_text()
+    table = (tmp_path / "out" / "summary.md").read_text()
+    assert "| Walking |" in table
+    ours = summary["physics"]
+    row = f"| phymo physics (this run) | {ours['mpjpe']:.1f} | {ours['mpjpe_g']:.1f} | {ours['pa_mpjpe']:.1f} |"
+    assert row in table
+    assert "| DiffPhy (Gärtner et al., CVPR 2022) | 81.7 | 139.1 | 55.6 |" in table
+    assert on_disk["published"] == ev.PUBLISHED_H36M
 
 
 def test_h36m_with_dataset_2d_keypoints(tmp_path):
