@@ -19,9 +19,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .demo import truth_errors, write_demo_input
+    from phymo.data.errors import PhymoError
+
+    from .demo import DEMO_FPS, MIN_FRAMES, truth_errors, write_demo_input
     from .pipeline import run_pipeline
 
+    if not round(args.duration * DEMO_FPS) >= MIN_FRAMES:
+        raise PhymoError(f"--duration must give at least {MIN_FRAMES} frames at {DEMO_FPS:g} fps "
+                         f"(>= {MIN_FRAMES / DEMO_FPS:g} s), got {args.duration}")
     out = args.out or Path("out") / "demo"
     video, keypoints = write_demo_input(out / "input", duration_s=args.duration)
     report = run_pipeline(out, pipeline_config(args), video=video, keypoints=keypoints, resume=args.resume)

@@ -30,9 +30,12 @@ from phymo.data.synthetic import SyntheticConfig, synthesize_observations, world
 from .overlay import blank_frames, draw_frame
 
 INPUT_COLOR = (150, 150, 150)
+DEMO_FPS = 30.0
+#: the pipeline's smoothness and jitter measures need 3 frames
+MIN_FRAMES = 3
 
 
-def demo_scene(duration_s: float = 3.0, fps: float = 30.0) -> tuple[Motion, Camera]:
+def demo_scene(duration_s: float = 3.0, fps: float = DEMO_FPS) -> tuple[Motion, Camera]:
     """The walk and a camera filming it from the side at chest height, 960x540 px, 55 degree field of view."""
     motion = walking_motion(duration_s=duration_s, fps=fps)
     mid = 0.5 * (motion.root_translation[0] + motion.root_translation[-1])
@@ -40,7 +43,7 @@ def demo_scene(duration_s: float = 3.0, fps: float = 30.0) -> tuple[Motion, Came
     return motion, camera
 
 
-def write_demo_input(folder: Path, duration_s: float = 3.0, fps: float = 30.0, seed: int = 0) -> tuple[Path, Path]:
+def write_demo_input(folder: Path, duration_s: float = 3.0, fps: float = DEMO_FPS, seed: int = 0) -> tuple[Path, Path]:
     """Write ``input.mp4`` and ``keypoints.npz`` (phymo's keypoint format) into ``folder``."""
     from phymo.pose import Keypoints2D
 
@@ -63,7 +66,7 @@ def write_demo_input(folder: Path, duration_s: float = 3.0, fps: float = 30.0, s
     return video, kp.save(folder / "keypoints.npz")
 
 
-def truth_errors(out: Path, duration_s: float = 3.0, fps: float = 30.0) -> dict:
+def truth_errors(out: Path, duration_s: float = 3.0, fps: float = DEMO_FPS) -> dict:
     """PA-MPJPE (mm) of the run's kinematic and physics motions against the synthesized walk, and the
     walk's own foot skating (the floor of the plausibility figure); written to ``out/truth.json``."""
     from .pipeline import plausibility

@@ -173,6 +173,13 @@ def test_unknown_optimizer(demo_input, tmp_path, capsys):
     assert not (tmp_path / "o").exists()  # failed before any work
 
 
+@pytest.mark.parametrize("duration", ["-1", "0", "0.05"])
+def test_demo_too_short(duration, tmp_path, capsys):
+    assert cli.main(["demo", "--duration", duration, "-o", str(tmp_path / "o")]) == 2
+    assert "--duration must give at least 3 frames at 30 fps (>= 0.1 s)" in _error(capsys)
+    assert not (tmp_path / "o").exists()  # failed before any work
+
+
 def test_start_after_end(demo_input, tmp_path, capsys):
     video, _ = demo_input
     assert cli.main(["reconstruct", str(video), "--start", "50", "-o", str(tmp_path / "o")]) == 2
