@@ -301,8 +301,8 @@ def run_evaluation(cfg: EvalConfig, out: str | Path, runner=None, job_fn=None) -
         log.info("%s: %s", record["id"], status)
 
     (runner or SequentialRunner()).run(todo, job_fn, on_result)
-    ids = {s.id for s in specs}
-    records = [r for k, r in read_results(results_path).items() if k in ids]
+    results = read_results(results_path)  # in the dataset's order, not the order jobs finished in: sums
+    records = [results[s.id] for s in specs if s.id in results]  # over them come out the same either way
     summary = summarize(records)
     text = format_markdown(summary)
     if cfg.dataset == "h36m":
