@@ -317,8 +317,7 @@ def write_bvh(path: str | Path, motion: Motion, *, up: str = "y", order: str = "
 
     Joints are listed depth first (the only order a BVH hierarchy allows), so the BVH joint order
     may differ from the skeleton's. The root is ``Hips`` with ``OFFSET 0 0 0`` and six channels;
-    every other joint has three rotation channels; each leaf gets an End Site continuing its bone
-    (half its length, at most 10 cm).
+    every other joint has three rotation channels; each leaf gets an End Site (:func:`end_site_offset`).
     Raises ``ValueError`` for a zero-length bone or an unknown ``up``/``units``/``order``.
     """
     if up not in AXES_TO_BVH or units not in _UNIT_SCALE:
@@ -334,6 +333,7 @@ def write_bvh(path: str | Path, motion: Motion, *, up: str = "y", order: str = "
     qa = matrix_to_quat(a)
     offsets = sk.offsets @ a.T * scale
     offsets[0] = 0.0
+    ends = {j: end_site_offset(sk.offsets[j]) @ a.T * scale for j in sk.leaves if j}
     rots = quat_mul(quat_mul(np.broadcast_to(qa, motion.rotations.shape), motion.rotations), quat_conj(qa))
     angles = np.degrees(quat_to_euler(rots, order))  # (T, J, 3)
     root = motion.root_translation @ a.T * scale
@@ -355,8 +355,7 @@ def write_bvh(path: str | Path, motion: Motion, *, up: str = "y", order: str = "
         for c in kids:
             emit(c, depth + 1)
         if not kids:
-            bone = offsets[j] if j else np.array([0.0, 0.1 * scale, 0.0])
-            end = bone / np.linalg.norm(bone) * min(0.5 * np.linalg.norm(bone), 0.1 * scale)
+            end = ends[j] if j else np.array([0.0, 0.1 * scale, 0.0])
             lines.extend([f"{pad}\tEnd Site", f"{pad}\t{{", f"{pad}\t\tOFFSET {_fmt(end)}", f"{pad}\t}}"])
         lines.append(f"{pad}}}")
 
@@ -368,6 +367,20 @@ def write_bvh(path: str | Path, motion: Motion, *, up: str = "y", order: str = "
     with atomic_target(path) as tmp:
         tmp.write_text("\n".join(lines) + "\n" + buf.getvalue(), encoding="ascii")
     return path
+
+
+def end_site_offset(bone: np.ndarray, max_length: float = 0.1) -> np.ndarray:
+    """End Site offset ``(3,)`` of a leaf joint whose rest bone from its parent is ``bone`` (internal axes, m).
+
+    Tools draw the leaf's bone from the joint to its End Site. It continues the parent's bone (half its
+    length, at most ``max_length``), except where that bone points down at rest (ankle to toe): there it
+    runs level along the bone's ground direction, so a toe bone lies along the foot at the height of the
+    toe joint (the sole) instead of reaching below it into the floor.
+    """
+    direction = np.array(bone, dtype=np.float64)
+    if direction[2] < 0 and np.linalg.norm(direction[:2]) > 1e-9:
+        direction[2] = 0.0
+    return direction / np.linalg.norm(direction) * min(0.5 * float(np.linalg.norm(bone)), max_length)
 
 
 def _depth_first(sk) -> list[int]:

@@ -154,3 +154,37 @@ def test_every_shared_bvh_loads():
         assert list(clip.names) == re.findall(r"(?:ROOT|JOINT)\s+(\S+)", text), path
         assert clip.frames.shape[1] == sum(len(c) for c in clip.channels)
         assert np.isfinite(clip.world_positions()).all(), path
+
+
+def test_toe_end_site_lies_along_the_foot_level_with_the_sole(tmp_path):
+    """An independent reader (bvhio) draws each toe bone level with the toe joint, ahead of it along the foot:
+    standing flat with toes on the floor (turned 0 and 90 degrees about the vertical), no toe bone reaches
+    below the floor (issue 21: the End Site continued the ankle-to-toe line 3 cm down)."""
+    bvhio = pytest.importorskip("bvhio")
+    import glm
+
+    rot = identity_quat((2, CANONICAL.num_joints))
+    rot[1, 0] = axis_angle_to_quat(np.array([0.0, 0.0, np.pi / 2]))
+    toe_height = -CANONICAL.rest_positions()[:, 2].min()  # root height that puts the toes on the floor
+    motion = Motion(CANONICAL, 30.0, np.tile([0.0, 0.0, toe_height], (2, 1)), rot)
+    path = write_bvh(tmp_path / "flat.bvh", motion)
+    root = bvhio.readAsHierarchy(str(path))
+    lengths = {}
+
+    def collect(joint):
+        lengths[joint.Name] = joint.getLength()
+        for child in joint.Children:
+            collect(child)
+
+    collect(bvhio.readAsBvh(str(path)).Root)
+    for frame, forward in ((0, [0.0, 0.0, 1.0]), (1, [1.0, 0.0, 0.0])):  # BVH: facing +Z, then turned to +X
+        root.loadPose(frame)
+        for name in ("LeftToeBase", "RightToeBase"):
+            toe = root.filter(name)[0]
+            base = np.array(list(toe.PositionWorld))
+            tip = np.array(list(toe.pointToWorld(glm.vec3(0.0, lengths[name], 0.0))))
+            assert base[1] == pytest.approx(0.0, abs=1e-6)  # the toe joint stands on the floor (BVH Y up)
+            assert tip[1] == pytest.approx(base[1], abs=1e-6), name  # level with the sole, not into the floor
+            step = tip - base
+            assert np.dot(step, forward) == pytest.approx(np.linalg.norm(step), abs=1e-6)  # along the foot
+            assert 0.05 < np.linalg.norm(step) <= 0.1
