@@ -121,7 +121,8 @@ def iter_frames(path: str | Path, start: int = 0, end: int | None = None, stride
                 ) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(frame index, RGB frame (H, W, 3) uint8)`` for frames ``start:end:stride``, one at a time.
 
-    Stops early (with a warning) where the file ends before its announced length.
+    Stops early, with a warning naming both counts, where fewer frames decode than the container declares
+    (a truncated or damaged file).
     """
     import cv2
 
@@ -132,17 +133,20 @@ def iter_frames(path: str | Path, start: int = 0, end: int | None = None, stride
     try:
         if start > 0:
             cap.set(cv2.CAP_PROP_POS_FRAMES, start)
+        declared = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+        stop = declared if end is None else min(end, declared)
         index = start
         while end is None or index < end:
-            ok = cap.grab()
-            if not ok:
+            if not cap.grab():
                 break
             if (index - start) % stride == 0:
                 ok, frame = cap.retrieve()
                 if not ok:
-                    log.warning("%s: frame %d could not be decoded; stopping there", path, index)
                     break
                 yield index, cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
             index += 1
+        if index < stop:
+            log.warning("%s: the container declares %d frames but only %d could be decoded (the file is truncated "
+                        "or damaged); frames %d to %d are missing", path, declared, index, index, declared - 1)
     finally:
         cap.release()
