@@ -108,8 +108,15 @@ def _mocap_specs(cfg: EvalConfig) -> list[SequenceSpec]:
     from phymo.data.mocap import MocapCorpus
 
     corpus = MocapCorpus(cfg.root)
+    files = corpus.files() if cfg.split == "all" else corpus.split(cfg.split)
+    if not files:
+        from phymo.data.mocap import SPLITS
+
+        counts = ", ".join(f"{s} {len(corpus.split(s))}" for s in SPLITS)
+        raise PhymoError(f"{cfg.root}: no BVH file in the {cfg.split!r} split (files per split: {counts}); "
+                         "choose a split that has files with --split, or --split all to evaluate every file")
     specs = []
-    for p in corpus.files() if cfg.split == "all" else corpus.split(cfg.split):
+    for p in files:
         rel = p.relative_to(corpus.root).as_posix()
         specs.append(SequenceSpec(rel, rel.split("/")[0] if "/" in rel else "mocap", (str(p),)))
     return specs

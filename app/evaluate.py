@@ -285,11 +285,11 @@ def run_evaluation(cfg: EvalConfig, out: str | Path, runner=None, job_fn=None) -
     ``job_fn(spec) -> record`` defaults to :func:`evaluate_sequence` with a window cache under ``out``.
     Finished records (status ok) in ``out/sequences.jsonl`` are kept and skipped; failed ones are retried.
     """
+    specs = list_sequences(cfg)  # an empty selection fails here, before the output folder is made
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out / "config.json", dataclasses.asdict(cfg))
     results_path = out / "sequences.jsonl"
-    specs = list_sequences(cfg)
     done = {k for k, r in read_results(results_path).items() if r.get("status") == "ok"}
     todo = [s for s in specs if s.id not in done]
     log.info("%d sequences, %d already finished, %d to run", len(specs), len(specs) - len(todo), len(todo))

@@ -271,3 +271,20 @@ def test_comparison_counts_evaluations_to_reach_lbfgs():
     assert (out["lbfgs"]["evaluations_to_lbfgs"], out["lbfgs"]["seconds_to_lbfgs"]) == (2, 0.3)
     assert out["slow"]["evaluations_to_lbfgs"] is None
     assert "| adam | 1 | 3 | 3 |" in ev.format_comparison(out)
+
+
+def test_a_split_without_files_is_one_clear_error(tmp_path, capsys):
+    """Every file of this corpus falls in the train split: evaluating the default (test) split must not
+    "succeed" with 0 sequences; the error names the split, the files per split and --split all."""
+    from phymo.app.cli import main
+    from phymo.data.mocap import split_of
+
+    for name in ("walk_0.bvh", "walk_1.bvh"):
+        assert split_of(name) == "train"
+        write_bvh(tmp_path / name, walking_motion(0.5, 30.0))
+    rc = main(["evaluate", "--dataset", "mocap", "--root", str(tmp_path), "-o", str(tmp_path / "out")])
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert rc == 2 and err.startswith("phymo evaluate: error: ")
+    assert "no BVH file in the 'test' split" in err and "train 2, validation 0, test 0" in err
+    assert "--split all" in err
+    assert not (tmp_path / "out").exists()  # no empty summary
