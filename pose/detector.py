@@ -8,9 +8,14 @@ axes aligned with the camera (x right, y down, z away from the camera). It track
 
 from __future__ import annotations
 
+import ctypes
 import logging
+import os
+import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -69,8 +74,44 @@ def check_mediapipe_models() -> Path:
     return root
 
 
+@contextmanager
+def native_stderr_silenced(enabled: bool = True) -> Iterator[None]:
+    """Send the process's stderr (file descriptor 2) to a temporary file while the block runs.
+
+    MediaPipe's native code (TensorFlow Lite, absl, glog) writes 3-4 lines of start-up notes straight to
+    file descriptor 2, past Python's logging. What it wrote is logged at debug level afterwards, and at
+    error level if the block raises. Process-wide while it lasts, so keep the block short.
+    """
+    if not enabled:
+        yield
+        return
+    libc = ctypes.CDLL(None)  # C stdio buffers what the native code prints; flushed on both sides of the switch
+    sys.stderr.flush()
+    libc.fflush(None)
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        failed = True
+        try:
+            yield
+            failed = False
+        finally:
+            libc.fflush(None)
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            text = sink.read().decode(errors="replace").strip()
+            if text:
+                log.log(logging.ERROR if failed else logging.DEBUG, "native start-up output:\n%s", text)
+
+
 class MediaPipeDetector:
-    """MediaPipe Pose (legacy solution) in video mode; one person per frame."""
+    """MediaPipe Pose (legacy solution); one person per frame.
+
+    In video mode (the default) it follows one person from frame to frame; ``static_image_mode`` looks
+    for a person afresh in every image (used to find the other people in a frame). MediaPipe's native
+    start-up notes are silenced unless this module's logger is at debug level (``phymo -v``).
+    """
 
     joint_set = "mediapipe33"
 
@@ -79,16 +120,22 @@ class MediaPipeDetector:
         check_mediapipe_models()
         import mediapipe as mp
 
-        self._pose = mp.solutions.pose.Pose(static_image_mode=static_image_mode, model_complexity=1,
-                                            smooth_landmarks=True, enable_segmentation=False,
-                                            min_detection_confidence=min_detection_confidence,
-                                            min_tracking_confidence=min_tracking_confidence)
+        self._quiet = not log.isEnabledFor(logging.DEBUG)
+        with native_stderr_silenced(self._quiet):
+            self._pose = mp.solutions.pose.Pose(static_image_mode=static_image_mode, model_complexity=1,
+                                                smooth_landmarks=True, enable_segmentation=False,
+                                                min_detection_confidence=min_detection_confidence,
+                                                min_tracking_confidence=min_tracking_confidence)
+            # the graph opens its calculators (and prints) in its own threads; one empty frame waits for that
+            self._pose.process(np.zeros((64, 64, 3), np.uint8))
 
     def __call__(self, frame_rgb: np.ndarray) -> FrameDetection | None:
         h, w = frame_rgb.shape[:2]
-        result = self._pose.process(np.ascontiguousarray(frame_rgb))
+        with native_stderr_silenced(self._quiet):  # the first person found starts the landmark path, which prints
+            result = self._pose.process(np.ascontiguousarray(frame_rgb))
         if result.pose_landmarks is None:
             return None
+        self._quiet = False
         lm = np.array([(p.x, p.y, p.visibility) for p in result.pose_landmarks.landmark])
         world = None
         if result.pose_world_landmarks is not None:

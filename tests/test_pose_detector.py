@@ -115,3 +115,17 @@ def test_end_to_end_initialization_on_a_real_clip():
     assert abs(np.percentile(pos[:, feet, 2].min(axis=1), 5)) < 0.03 and pos[:, feet, 2].min() > -0.1
     assert 1.2 < pos[:, CANONICAL.index("head_top"), 2].mean() < 2.1  # standing, Z up, ground at the feet
     assert result.observations.num_frames == 30 and result.observations.kinematic is result.motion
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_mediapipe_start_up_noise_only_with_verbose(tmp_path, verbose):
+    """TensorFlow Lite / absl / glog write start-up lines straight to stderr; `phymo` hides them unless -v."""
+    import subprocess
+    import sys
+
+    clip = CLIP if CLIP.is_file() else _blank_video(tmp_path / "blank.avi")  # a person also starts the landmarks
+    argv = [sys.executable, "-m", "phymo.app.cli", *(["-v"] if verbose else []), "detect", str(clip),
+            "-o", str(tmp_path / "k.npz"), "--end", "3", "--no-progress"]
+    err = subprocess.run(argv, capture_output=True, text=True, timeout=120).stderr
+    noise = [line for line in err.splitlines() if any(k in line for k in ("XNNPACK", "absl", "W0000", "I0000"))]
+    assert bool(noise) == verbose, err
