@@ -9,7 +9,6 @@ from .detector import (
     MediaPipeDetector,
     NoPersonError,
     check_mediapipe_models,
-    detect_video,
     make_detector,
 )
 from .filtering import FilterConfig, filter_keypoints, one_euro
@@ -18,8 +17,10 @@ from .initialize import initialize, prepare_keypoints
 from .keypoints import Keypoints2D, load_keypoints
 from .kinematic_fit import FitConfig, FitResult, estimate_ground, fit_kinematic, reprojection_error
 from .mappings import BODY_25, BODY_25B, COCO_18, POSE_JOINT_MAPPINGS, get_mapping
-from .tracking import fill_gaps, select_subject
+from .person import PersonChoice, fill_gaps, select_subject
+from .segments import SegmentPlan, plan_keypoints, plan_segments
 from .video import VideoInfo, iter_frames, probe_video
+from .video_detection import detect_video
 
 __all__ = [
     "BODY_25",
@@ -37,6 +38,8 @@ __all__ = [
     "Keypoints2D",
     "MediaPipeDetector",
     "NoPersonError",
+    "PersonChoice",
+    "SegmentPlan",
     "VideoInfo",
     "camera_from_focal",
     "camera_from_fov",
@@ -57,6 +60,8 @@ __all__ = [
     "load_openpose",
     "make_detector",
     "one_euro",
+    "plan_keypoints",
+    "plan_segments",
     "prepare_keypoints",
     "probe_video",
     "reprojection_error",

@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 
 from .camera_setup import resolve_camera
-from .detector import detect_video
 from .initialize import initialize
+from .video_detection import detect_video
 
 log = logging.getLogger(__name__)
 

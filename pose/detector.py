@@ -1,9 +1,10 @@
-"""2D keypoint detectors: a registry of backends (name -> factory) and video detection.
+"""2D keypoint detectors: a registry of backends (name -> factory) and the MediaPipe backend.
 
 The default backend is MediaPipe Pose's legacy solution (BlazePose GHUM 3D, ``model_complexity=1``,
 the "full" landmark model the 0.10.14-0.10.21 wheels carry, so it runs offline). Per frame it gives 33
 landmarks in pixels with a visibility score, and 33 world landmarks in metres, centred on the hips,
-axes aligned with the camera (x right, y down, z away from the camera). It tracks a single person.
+axes aligned with the camera (x right, y down, z away from the camera). It follows a single person;
+:mod:`phymo.pose.video_detection` finds the others and chooses whom to follow.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import logging
 import os
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,9 +23,6 @@ from typing import Protocol
 import numpy as np
 
 from phymo.data.errors import PhymoError
-
-from .keypoints import Keypoints2D
-from .video import iter_frames, probe_video
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +45,9 @@ class FrameDetection:
 
 
 class KeypointDetector(Protocol):
+    """A keypoint backend: one person per frame. Its factory takes ``static_image_mode``: False follows one
+    person from frame to frame (video), True looks afresh in every image (finding the other people)."""
+
     joint_set: str
 
     def __call__(self, frame_rgb: np.ndarray) -> FrameDetection | None: ...
@@ -155,64 +155,3 @@ def make_detector(name: str = DEFAULT_DETECTOR, **kwargs) -> KeypointDetector:
     if name not in DETECTORS:
         raise PhymoError(f"unknown keypoint detector {name!r}; available: {', '.join(DETECTORS)}")
     return DETECTORS[name](**kwargs)
-
-
-def detect_video(path: str | Path, detector: str = DEFAULT_DETECTOR, start: int = 0, end: int | None = None,
-                 stride: int = 1, progress: bool = False, require_person: bool = True) -> Keypoints2D:
-    """Run a keypoint detector over frames ``start:end:stride`` of a video, streaming.
-
-    Frames without a detection stay in the result, marked ``detected = False`` with zero confidence.
-    ``meta`` records the video info, the selection, the detector and the detection time
-    (``detect_seconds``, ``detect_fps``). Raises :class:`NoPersonError` ("no person detected in FILE")
-    when no frame has a person and ``require_person``.
-    """
-    info = probe_video(path)
-    selection = range(start, info.num_frames if end is None else min(end, info.num_frames), stride)
-    det = make_detector(detector)
-    points, conf, world, detected, indices = [], [], [], [], []
-    k = None
-    frames = iter_frames(info.path, start, end, stride)
-    if progress:
-        from tqdm import tqdm
-
-        frames = tqdm(frames, total=len(selection), unit="frame", desc=f"detect {info.path.name}")
-    t0 = time.perf_counter()
-    try:
-        for index, frame in frames:
-            found = det(frame)
-            indices.append(index)
-            detected.append(found is not None)
-            if found is not None:
-                k = len(found.confidence)
-            points.append(None if found is None else found.points)
-            conf.append(None if found is None else found.confidence)
-            world.append(None if found is None else found.world)
-    finally:
-        det.close()
-    seconds = time.perf_counter() - t0
-    if not indices:
-        raise PhymoError(f"{info.path}: no frame in the selection start={start}, end={end}, stride={stride} "
-                         f"(the video has {info.num_frames} frames)")
-    if k is None:
-        if require_person:
-            raise NoPersonError(f"no person detected in {info.path} ({len(indices)} frames examined)")
-        from .mappings import get_mapping
-
-        k = get_mapping(det.joint_set).num_external
-    t = len(indices)
-    p, c, w = np.zeros((t, k, 2)), np.zeros((t, k)), np.zeros((t, k, 3))
-    has_world = any(x is not None for x in world)
-    for i in range(t):
-        if detected[i]:
-            p[i], c[i] = points[i], conf[i]
-            if world[i] is not None:
-                w[i] = world[i]
-    meta = {"source": str(info.path), "detector": detector, "video": info.to_dict(),
-            "selection": {"start": start, "end": end, "stride": stride}, "detect_seconds": seconds,
-            "detect_fps": t / seconds if seconds > 0 else float("nan")}
-    if detector == "mediapipe":
-        meta["tracking"] = "mediapipe follows a single person (the most prominent when it starts); others are ignored"
-    log.info("%s: person found in %d of %d frames (%.1f fps detection)", info.path, sum(detected), t,
-             meta["detect_fps"])
-    return Keypoints2D(p, c, det.joint_set, info.fps / stride, info.width, info.height, w if has_world else None,
-                       np.array(detected), np.array(indices), meta)

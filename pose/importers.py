@@ -3,8 +3,8 @@
 Supported: OpenPose per-frame JSON folders (BODY_25, BODY_25B, COCO-18), COCO-format keypoint JSON
 (``images`` + ``annotations`` with 17-point ``keypoints``), phymo's keypoints npz
 (:mod:`phymo.pose.keypoints`) and plain CSV (one row per frame: optional ``frame`` column, then
-``x, y, confidence`` per keypoint). Several people per frame are reduced to the main subject by
-:func:`phymo.pose.tracking.select_subject`.
+``x, y, confidence`` per keypoint). Where a file lists several people per frame, one is kept by
+:func:`phymo.pose.person.select_subject`: the user's choice (``person``), else the most prominent.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from phymo.data.errors import DataFormatError, InputNotFoundError, require_file
 
 from .keypoints import Keypoints2D, load_keypoints
 from .mappings import get_mapping
-from .tracking import select_subject
+from .person import PersonChoice, select_subject
 
 #: OpenPose model guessed from the number of keypoints per person (BODY_25B needs ``model="body25b"``).
 _OPENPOSE_BY_COUNT = {25: "body25", 18: "coco18"}
@@ -39,7 +39,8 @@ def _reshape(flat, path: Path, what: str) -> tuple[np.ndarray, np.ndarray]:
     return a[:, :2], a[:, 2]
 
 
-def load_openpose(folder: str | Path, fps: float, width: int, height: int, model: str | None = None) -> Keypoints2D:
+def load_openpose(folder: str | Path, fps: float, width: int, height: int, model: str | None = None,
+                  person: PersonChoice | None = None) -> Keypoints2D:
     """Read an OpenPose output folder (one ``*.json`` per frame, natural sort order).
 
     Args:
@@ -48,6 +49,7 @@ def load_openpose(folder: str | Path, fps: float, width: int, height: int, model
         width, height: image size, pixels.
         model: ``"body25"``, ``"body25b"`` or ``"coco18"``; guessed from the keypoint count when None
             (25 points are taken as BODY_25).
+        person: who to keep where several people are listed (None: the most prominent).
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -72,16 +74,16 @@ def load_openpose(folder: str | Path, fps: float, width: int, height: int, model
     if model is None or get_mapping(model).num_external != k:
         raise DataFormatError(f"{folder}: {k} keypoints per person do not match OpenPose model {model!r}; "
                               "pass model='body25', 'body25b' or 'coco18'")
-    points, conf, report = select_subject(people, k)
+    points, conf, report = select_subject(people, k, width, height, person)
     return Keypoints2D(points, conf, model, fps, width, height,
-                       meta={"source": str(folder), "importer": "openpose", "model": model, "tracking": report})
+                       meta={"source": str(folder), "importer": "openpose", "model": model, "people": report})
 
 
-def load_coco_json(path: str | Path, fps: float, width: int | None = None, height: int | None = None
-                   ) -> Keypoints2D:
+def load_coco_json(path: str | Path, fps: float, width: int | None = None, height: int | None = None,
+                   person: PersonChoice | None = None) -> Keypoints2D:
     """Read COCO-format keypoints: ``images`` (frames, in ``id`` order) and ``annotations`` with 17 keypoints.
 
-    Image size comes from the ``images`` entries when not given.
+    Image size comes from the ``images`` entries when not given; ``person`` as in :func:`load_openpose`.
     """
     path = require_file(path)
     try:
@@ -106,9 +108,9 @@ def load_coco_json(path: str | Path, fps: float, width: int | None = None, heigh
     height = int(height or images[0].get("height", 0))
     if width <= 0 or height <= 0:
         raise DataFormatError(f"{path}: image size unknown; pass width and height")
-    points, conf, report = select_subject(people, 17)
+    points, conf, report = select_subject(people, 17, width, height, person)
     return Keypoints2D(points, conf, "coco17", fps, width, height,
-                       meta={"source": str(path), "importer": "coco", "tracking": report})
+                       meta={"source": str(path), "importer": "coco", "people": report})
 
 
 def load_csv(path: str | Path, fps: float, width: int, height: int, joint_set: str | None = None) -> Keypoints2D:
@@ -146,8 +148,11 @@ def load_csv(path: str | Path, fps: float, width: int, height: int, joint_set: s
 
 
 def load_any(path: str | Path, fps: float | None = None, width: int | None = None, height: int | None = None,
-             model: str | None = None) -> Keypoints2D:
-    """Dispatch on the path: a folder is OpenPose, ``.npz`` phymo's format, ``.json`` COCO, ``.csv`` CSV."""
+             model: str | None = None, person: PersonChoice | None = None) -> Keypoints2D:
+    """Dispatch on the path: a folder is OpenPose, ``.npz`` phymo's format, ``.json`` COCO, ``.csv`` CSV.
+
+    ``person`` chooses among several people in OpenPose and COCO files (the other formats hold one).
+    """
     p = Path(path)
     if p.suffix == ".npz":
         return load_keypoints(p)
@@ -158,9 +163,9 @@ def load_any(path: str | Path, fps: float | None = None, width: int | None = Non
         return v
 
     if p.is_dir():
-        return load_openpose(p, need("fps", fps), need("width", width), need("height", height), model)
+        return load_openpose(p, need("fps", fps), need("width", width), need("height", height), model, person)
     if p.suffix == ".json":
-        return load_coco_json(p, need("fps", fps), width, height)
+        return load_coco_json(p, need("fps", fps), width, height, person)
     if p.suffix == ".csv":
         return load_csv(p, need("fps", fps), need("width", width), need("height", height), model)
     require_file(p)

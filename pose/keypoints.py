@@ -14,7 +14,7 @@ key                 shape / dtype  meaning
 ``fps``             () f8          frames per second of the rows (video fps / stride)
 ``image_size``      (2,) i8        width, height in pixels
 ``joint_set``       () str         name of the joint set (a key of ``POSE_JOINT_MAPPINGS``)
-``meta``            () str         JSON: source file, detector, video info, tracking notes
+``meta``            () str         JSON: source file, detector, video info, people seen
 ==================  =============  ==========================================================
 """
 
@@ -74,6 +74,13 @@ class Keypoints2D:
     @property
     def detected_share(self) -> float:
         return float(self.detected.mean()) if self.num_frames else 0.0
+
+    def slice(self, start: int, stop: int) -> Keypoints2D:
+        """Rows ``start:stop`` (their ``frame_indices`` keep saying which input frames they are)."""
+        world = None if self.world is None else self.world[start:stop]
+        return Keypoints2D(self.points[start:stop], self.confidence[start:stop], self.joint_set, self.fps, self.width,
+                           self.height, world, self.detected[start:stop], self.frame_indices[start:stop],
+                           dict(self.meta))
 
     def to_canonical(self, skeleton: Skeleton = CANONICAL) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """``(T, J, 2)`` pixels, ``(T, J)`` confidences and ``(T, J, 3)`` world points (or None), canonical order."""

@@ -426,7 +426,8 @@ def fit_kinematic(keypoints: np.ndarray, confidence: np.ndarray, camera: Camera,
               "ground_method": ground_method, "loss_first": trace[0] if trace else None,
               "loss_final": trace[-1] if trace else None, "evaluations": len(trace), "reproj_px": err}
     obs = Observations(kp, conf, cam, fps, motion, {**(meta or {}), "kinematic_fit": report})
-    log.info("kinematic fit: %d frames, reprojection %.1f px, height %.2f m (%s), ground from %s",
+    log.info("kinematic fit: %d frames, reprojection %.1f px to the keypoints fitted, height %.2f m (%s), "
+             "ground from %s",
              len(kp), err, skel.height(), scale_from, ground_method)
     return FitResult(motion, cam, obs, err, report)
 

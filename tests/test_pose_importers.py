@@ -64,7 +64,7 @@ def test_openpose_folder_selects_main_subject(tmp_path, k, model):
     _write_openpose(tmp_path / "op", frames)
     kp = load_openpose(tmp_path / "op", fps=30, width=640, height=480, model=model)
     assert kp.joint_set == (model or {25: "body25", 18: "coco18"}[k])
-    assert kp.num_frames == 6 and kp.meta["tracking"]["num_tracks"] == 2
+    assert kp.num_frames == 6 and kp.meta["people"]["seen"] == 2
     np.testing.assert_allclose(kp.points[0], big[0][0])
     assert not kp.detected[3] and kp.detected.sum() == 5
     pts, conf, _ = kp.to_canonical()
@@ -130,8 +130,8 @@ def test_csv(tmp_path):
 def test_tracking_and_gap_filling():
     a = (np.array([[0.0, 0.0], [10.0, 40.0]]), np.ones(2))
     b = (np.array([[100.0, 100.0], [200.0, 300.0]]), np.ones(2))
-    pts, conf, rep = select_subject([[a, b], [b], [a, b]], 2)
-    assert rep["num_tracks"] == 2 and rep["chosen_share"] == 1.0
+    pts, conf, rep = select_subject([[a, b], [b], [a, b]], 2, 320, 320)
+    assert rep["seen"] == 2 and rep["people"][rep["followed"]]["frames_seen"] == 3
     np.testing.assert_allclose(pts[1], b[0])
     p = np.arange(10, dtype=float)[:, None, None] * np.ones((10, 1, 2))
     c = np.ones((10, 1))
@@ -151,7 +151,8 @@ def test_pose2sim_openpose_body25b_keeps_the_participant_not_the_bystander():
         pytest.skip("shared data not present")
     kp = load_openpose(folder, fps=60, width=1080, height=1920, model="body25b")
     assert kp.num_frames == 100 and kp.detected.all()
-    assert kp.meta["tracking"]["max_people_in_frame"] >= 2 and kp.meta["tracking"]["chosen_share"] == 1.0
+    people = kp.meta["people"]
+    assert people["max_in_frame"] >= 2 and people["people"][people["followed"]]["frames_seen"] == 100
     pts, conf, _ = kp.to_canonical()
     ankle, head = CANONICAL.index("left_ankle"), CANONICAL.index("head_top")
     ok = (conf[:, ankle] > 0) & (conf[:, head] > 0)
