@@ -23,6 +23,9 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fit-ankle", action=argparse.BooleanOptionalAction, default=None,
                         help="pitch the foot boxes to the estimate's standing ankle height (default: on; see "
                              "ReconstructConfig.fit_ankle)")
+    parser.add_argument("--person", default=None,
+                        help="whom to follow where several people are seen: N (0 is the leftmost in the first frame "
+                             "where several are seen) or a point X,Y in pixels (default: the most prominent)")
     parser.add_argument("--no-overlay", dest="overlay", action="store_false", help="skip overlay.mp4")
     parser.add_argument("--smpl-model", default=None, help="folder with your SMPL model files: also export SMPL")
     parser.add_argument("--resume", action="store_true", help="reuse finished stages and windows in OUT")
@@ -51,21 +54,37 @@ def pipeline_config(args: argparse.Namespace, **overrides):
                                                                      ("window", args.window),
                                                                      ("fit_ankle", args.fit_ankle))
                                                    if v is not None})
-    fields = {"optimizer": args.optimizer, "device": args.device, "overlay": args.overlay,
+    fields = {"optimizer": args.optimizer, "device": args.device, "overlay": args.overlay, "person": args.person,
               "smpl_model": args.smpl_model, "physics": physics, **overrides}
     return dataclasses.replace(base, **fields)
 
 
 def print_summary(report: dict, out: Path) -> None:
+    """The run in a few lines: people, frames reconstructed, time, plausibility, outputs."""
     phys, kin = report["plausibility"]["physics"], report["plausibility"]["kinematic"]
-    t = report["timings_s"]
-    print(f"\n{report['input']['frames']} frames at {report['input']['fps']:.3g} fps -> {out}")
+    inp, cov, t = report["input"], report["coverage"], report["timings_s"]
+    video_s = inp["frames"] / inp["fps"]
+    print(f"\n{inp['frames']} frames at {inp['fps']:.3g} fps ({video_s:.1f} s of video) -> {out}")
+    people = inp.get("people")
+    if people and (people["seen"] > 1 or people["choice"] is not None):
+        followed = people["people"][people["followed"]]
+        who = (f"person {followed['number']}" if followed["number"] is not None
+               else f"the person first seen in frame {followed['first_frame']}")
+        print(f"  {people['seen']} people seen (numbered from the left in frame {people['numbered_in_frame']}); "
+              f"followed {who}: {people['why']}; choose with --person N or --person X,Y")
+    if inp.get("frames_missing_at_end"):
+        print(f"  warning: {inp['frames_missing_at_end']} frames the video declares could not be decoded (truncated?)")
+    segments = ", ".join(f"{a}-{b}" for a, b in cov["segments"])
+    print(f"  reconstructed {cov['frames_reconstructed']} of {cov['frames_examined']} frames (frames {segments})"
+          + (f" as {len(cov['segments'])} separate segments" if len(cov["segments"]) > 1 else "")
+          + (f"; the person is not seen in the first {cov['left_out_leading']} and last {cov['left_out_trailing']}"
+             if cov["left_out_leading"] or cov["left_out_trailing"] else ""))
     print("  stage times: " + ", ".join(f"{k} {v:.1f} s" for k, v in t.items()) +
-          f"  (real-time factor {report['realtime_factor']:.1f}x)")
+          f" ({report['compute_s_per_video_s']:.1f} s of computing per second of video)")
     print(f"  foot skating {kin['foot_skating']:.1%} (kinematic) -> {phys['foot_skating']:.1%} (physics); "
-          f"penetration {phys['penetration_mm']:.1f} mm; fallback windows {report['fallback_windows']}")
-    files = sorted(p.name for p in out.iterdir() if p.is_file() and not p.name.startswith("."))
-    print("  outputs: " + ", ".join(files))
+          f"penetration {phys['penetration_mm']:.1f} mm; fallback windows {report['fallback_windows']} of "
+          f"{len(report['windows'])}")
+    print("  outputs: " + ", ".join(report["files"]))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -69,7 +69,7 @@ def write_demo_input(folder: Path, duration_s: float = 3.0, fps: float = DEMO_FP
 def truth_errors(out: Path, duration_s: float = 3.0, fps: float = DEMO_FPS) -> dict:
     """PA-MPJPE (mm) of the run's kinematic and physics motions against the synthesized walk, and the
     walk's own foot skating (the floor of the plausibility figure); written to ``out/truth.json``."""
-    from .pipeline import plausibility
+    from .outputs import plausibility
 
     truth, _ = demo_scene(duration_s, fps)
     scores = {"truth_foot_skating": plausibility(truth)[0]["foot_skating"]}

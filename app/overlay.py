@@ -1,13 +1,15 @@
 """Overlay video: the reconstructed body drawn over the input frames with OpenCV.
 
 Draws, per frame: a ground grid (z = 0 plane, projected), each bone as a capsule outline whose
-width follows its projected radius, joints, and foot-contact markers. The frames come from any
-iterable of BGR images (the input video, or a plain background for synthetic input).
+width follows its projected radius, joints, and foot-contact markers. Frames are RGB, as
+:func:`phymo.pose.iter_frames` gives them; the writer converts to the BGR order OpenCV encodes. Frames
+outside every reconstructed segment are written with a note instead of a body.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -16,10 +18,11 @@ import numpy as np
 from phymo.data import Camera, Skeleton
 from phymo.data.export import atomic_target
 
-BONE_COLOR = (60, 200, 255)  # BGR
+BONE_COLOR = (255, 200, 60)  # RGB
 JOINT_COLOR = (255, 255, 255)
 CONTACT_COLOR = (40, 220, 40)
 GROUND_COLOR = (170, 170, 170)
+NOTE_COLOR = (255, 255, 255)
 
 
 def _px(p) -> tuple[int, int]:
@@ -57,7 +60,7 @@ def _ground_grid(camera: Camera, center_xy: np.ndarray, half_size: float = 2.0, 
 def draw_frame(image: np.ndarray, joints_world: np.ndarray, camera: Camera, skeleton: Skeleton,
                bone_radius_m: float = 0.05, contacts: dict[int, bool] | None = None,
                bone_color: tuple[int, int, int] = BONE_COLOR, ground_grid: bool = True) -> np.ndarray:
-    """Draw one frame's body onto ``image`` (BGR, modified in place and returned).
+    """Draw one frame's body onto ``image`` (RGB, modified in place and returned).
 
     Args:
         joints_world: ``(J, 3)`` world joint positions, metres.
@@ -83,33 +86,69 @@ def draw_frame(image: np.ndarray, joints_world: np.ndarray, camera: Camera, skel
     return image
 
 
-def write_overlay_video(path: Path, frames: Iterable[np.ndarray], joints_world: np.ndarray, camera: Camera,
-                        skeleton: Skeleton, fps: float, contacts: np.ndarray | None = None,
-                        foot_indices: tuple[int, ...] = ()) -> int:
-    """Write an MP4 of ``frames`` with the body drawn over them; returns the number of frames written.
+@dataclass(frozen=True)
+class OverlayBody:
+    """One reconstructed segment to draw.
+
+    Attributes:
+        frame_index: ``(T,)`` input frame of each row.
+        positions: ``(T, J, 3)`` world joint positions, metres.
+        camera: the camera (intrinsics and extrinsics) of this segment's world frame.
+        skeleton: the joints' skeleton.
+        contacts: ``(T, len(foot_indices))`` booleans, per foot joint, or None.
+        foot_indices: joints that carry contact markers.
+    """
+
+    frame_index: np.ndarray
+    positions: np.ndarray
+    camera: Camera
+    skeleton: Skeleton
+    contacts: np.ndarray | None = None
+    foot_indices: tuple[int, ...] = ()
+
+
+def write_overlay_video(path: Path, frames: Iterable[tuple[int, np.ndarray | None]], bodies: Sequence[OverlayBody],
+                        fps: float, width: int, height: int, shade: int = 40) -> int:
+    """Write an MP4 of ``frames`` with each body drawn on its frames; returns the number of frames written.
 
     Args:
-        joints_world: ``(T, J, 3)`` world positions, metres; frames beyond ``T`` are not written.
-        contacts: ``(T, len(foot_indices))`` booleans, per foot joint.
+        frames: ``(input frame index, RGB frame (H, W, 3) uint8)``; a None frame is a plain dark background.
+        bodies: the reconstructed segments; a frame in none of them carries a note instead.
+        fps, width, height: of the video written.
     """
+    rows = {int(f): (b, r) for b in bodies for r, f in enumerate(b.frame_index)}
     written = 0
     with atomic_target(path) as tmp:
-        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), float(fps), (camera.width, camera.height))
+        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), float(fps), (width, height))
         if not writer.isOpened():
             raise OSError(f"{path}: OpenCV cannot open an MP4 writer here")
         try:
-            for t, frame in enumerate(frames):
-                if t >= len(joints_world):
-                    break
-                c = None if contacts is None else dict(zip(foot_indices, contacts[t], strict=True))
-                writer.write(draw_frame(np.ascontiguousarray(frame), joints_world[t], camera, skeleton, contacts=c))
+            for index, frame in frames:
+                image = (np.full((height, width, 3), shade, np.uint8) if frame is None
+                         else np.array(frame, dtype=np.uint8, order="C", copy=True))
+                if int(index) in rows:
+                    body, r = rows[int(index)]
+                    c = None if body.contacts is None else dict(zip(body.foot_indices, body.contacts[r], strict=True))
+                    draw_frame(image, body.positions[r], body.camera, body.skeleton, contacts=c)
+                else:
+                    _note(image, "no person reconstructed")
+                writer.write(cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
                 written += 1
         finally:
             writer.release()
     return written
 
 
+def _note(image: np.ndarray, text: str) -> None:
+    """``text`` at the top left of ``image``, white on a dark box (legible on sky and snow alike)."""
+    scale = max(0.5, image.shape[0] / 900)
+    (w, h), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 2)
+    pad = int(6 * scale)
+    cv2.rectangle(image, (0, 0), (w + 2 * pad, h + base + 2 * pad), (0, 0, 0), -1)
+    cv2.putText(image, text, (pad, pad + h), cv2.FONT_HERSHEY_SIMPLEX, scale, NOTE_COLOR, 2, cv2.LINE_AA)
+
+
 def blank_frames(camera: Camera, count: int, shade: int = 40):
-    """``count`` plain dark BGR frames of the camera's size (background for synthetic input)."""
+    """``count`` plain dark frames of the camera's size (background for synthetic input)."""
     for _ in range(count):
         yield np.full((camera.height, camera.width, 3), shade, dtype=np.uint8)

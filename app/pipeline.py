@@ -1,37 +1,34 @@
 """The reconstruction pipeline: keypoints -> kinematic initialization -> physics -> outputs.
 
-Stage results are cached under ``OUT/cache`` keyed on a hash of their input and configuration, and
-physics caches each finished window, so a resumed run (``--resume``) recomputes nothing finished.
-Outputs are written atomically; ``report.json`` records timings, the resolved configuration and
+The keypoints are of one person (the most prominent, or ``--person``; :mod:`phymo.pose.video_detection`).
+Only the frames in which that person is seen are reconstructed: leading and trailing frames without them
+are left out, short gaps bridged, long gaps split the clip into segments reconstructed separately
+(:mod:`phymo.pose.segments`; each gets its own kinematic fit and physics run). Stage results are cached
+under ``OUT/cache`` and physics caches each finished window, so a resumed run (``--resume``) recomputes
+nothing finished (:mod:`phymo.app.stages`). The outputs appear in ``OUT`` only when all of them are
+written; ``report.json`` records the people seen, the segments, timings, the resolved configuration and
 plausibility metrics of the physics result beside the kinematic-only one.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
+import functools
 import logging
-import shutil
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from phymo.data import FOOT_JOINTS, Motion, Observations
-from phymo.data.bvh import write_bvh
 from phymo.data.errors import PhymoError
-from phymo.data.export import SCHEMA_VERSION, atomic_write_json, motion_arrays, save_json, save_npz
-from phymo.data.metrics import foot_skating, jitter, penetration
-from phymo.data.observations import observations_from_arrays, observations_to_arrays
+from phymo.data.export import SCHEMA_VERSION, atomic_write_json
 from phymo.physics import ReconstructConfig
 
-log = logging.getLogger(__name__)
+from .outputs import Segment, write_outputs
+from .stages import OutputFolder, Stages, kinematic_initialization, load_or_detect_keypoints
 
-#: per foot joint (ankles, toes): height above the ground under which it counts as in contact, metres
-CONTACT_HEIGHTS = {"left_ankle": 0.12, "right_ankle": 0.12, "left_toe": 0.05, "right_toe": 0.05}
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -47,6 +44,8 @@ class PipelineConfig:
         calibration: a camera calibration TOML file (Pose2Sim/Sports2D format).
         detector: keypoint backend name in ``phymo.pose.DETECTORS``.
         smpl_model: a folder with the user's SMPL model files; when set, SMPL parameters are exported.
+        person: whom to follow where several people are seen: a number (0 is the leftmost person in the
+            first frame where several are seen) or a point ``"X,Y"`` in pixels; None: the most prominent.
         overlay: render ``overlay.mp4``.
         physics: windowing, simulation and loss settings.
     """
@@ -60,6 +59,7 @@ class PipelineConfig:
     calibration: str | None = None
     detector: str = "mediapipe"
     smpl_model: str | None = None
+    person: str | None = None
     overlay: bool = True
     physics: ReconstructConfig = field(default_factory=ReconstructConfig)
 
@@ -72,6 +72,10 @@ class PipelineConfig:
             raise PhymoError(f"--height must be a person's height in metres (0.5 to 2.5), got {self.height_m}")
         if self.focal_px is not None and self.focal_px <= 0:
             raise PhymoError(f"--focal must be positive pixels, got {self.focal_px}")
+        if self.person is not None:
+            from phymo.pose import PersonChoice
+
+            PersonChoice.parse(self.person)
         if self.device not in ("auto", "cpu", "cuda"):
             raise PhymoError(f"--device must be auto, cpu or cuda, got {self.device!r}")
         from phymo.optimizer.registry import canonical_name
@@ -90,112 +94,6 @@ def resolve_device(name: str) -> str:
     return name
 
 
-def _hash(*parts) -> str:
-    h = hashlib.sha256()
-    for p in parts:
-        h.update(p if isinstance(p, bytes) else json.dumps(p, sort_keys=True, default=str).encode())
-    return h.hexdigest()[:16]
-
-
-def _file_identity(path: Path) -> dict:
-    st = path.stat()
-    return {"path": str(path.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
-
-
-class Timings:
-    """Wall time per stage, in seconds, in the order the stages ran."""
-
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
-
-    def stage(self, name: str, fn: Callable, *args, **kwargs):
-        t0 = time.perf_counter()
-        log.info("stage %s ...", name)
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            self.seconds[name] = round(time.perf_counter() - t0, 3)
-            log.info("stage %s done in %.1f s", name, self.seconds[name])
-
-
-def load_or_detect_keypoints(video: Path | None, keypoints: Path | None, config: PipelineConfig, cache: Path):
-    """The person's keypoints: imported from ``keypoints`` or detected in ``video`` (cached)."""
-    from phymo.pose import detect_video, load_any, probe_video
-
-    info = probe_video(video) if video is not None else None
-    if keypoints is not None:
-        return load_any(keypoints, info.fps if info else None, info.width if info else None,
-                        info.height if info else None)
-    start = int(round(config.start_s * info.fps))
-    end = None if config.end_s is None else int(round(config.end_s * info.fps))
-    if start >= info.num_frames:
-        raise PhymoError(f"--start {config.start_s} s is after the end of {video} ({info.num_frames / info.fps:.2f} s)")
-    path = cache / f"keypoints-{_hash(_file_identity(video), start, end, config.detector)}.npz"
-    if path.exists():
-        from phymo.pose import load_keypoints
-
-        log.info("keypoints: reusing %s", path)
-        return load_keypoints(path)
-    kp = detect_video(video, config.detector, start, end, progress=True)
-    kp.save(path)
-    return kp
-
-
-def kinematic_initialization(kp, config: PipelineConfig, cache: Path) -> Observations:
-    """Camera set-up and the kinematic 3D fit (cached); returns observations with the kinematic motion."""
-    from phymo.pose import FitConfig, initialize, resolve_camera
-
-    camera, how = resolve_camera(kp.width, kp.height, config.focal_px, config.calibration)
-    fit_config = FitConfig(height_m=config.height_m)
-    key = _hash(kp.points.tobytes(), kp.confidence.tobytes(), camera.to_dict(), dataclasses.asdict(fit_config))
-    path = cache / f"kinematic-{key}.npz"
-    if path.exists():
-        log.info("kinematic fit: reusing %s", path)
-        with np.load(path, allow_pickle=False) as z:
-            return observations_from_arrays(z)
-    fit = initialize(kp, camera, fit_config)
-    obs = fit.observations
-    obs.meta = {**obs.meta, "camera_source": how, "kinematic_reproj_px": fit.reproj_px}
-    save_npz(path, observations_to_arrays(obs))
-    return obs
-
-
-def plausibility(motion: Motion) -> tuple[dict, dict[str, np.ndarray]]:
-    """Summary plausibility metrics of a motion and their per-frame series (for the plots)."""
-    pos = motion.positions()
-    feet = [motion.skeleton.index(n) for n in FOOT_JOINTS]
-    heights = [CONTACT_HEIGHTS[n] for n in FOOT_JOINTS]
-    sk = foot_skating(pos, motion.fps, feet, contact_height=heights)
-    pen = penetration(pos)
-    per_frame_pen = np.maximum(0.0, -pos[..., 2].min(axis=1))
-    slide = np.zeros(len(pos))
-    slide[1:] = (np.linalg.norm(np.diff(pos[:, feet, :2], axis=0), axis=-1) * motion.fps
-                 * (pos[1:, feet, 2] < np.array(heights))).max(axis=1)
-    summary = {"foot_skating": sk.skating_ratio, "foot_slide_mps": sk.mean_slide_speed,
-               "contact_share": sk.contact_ratio, "penetration_mm": pen.mean_depth * 1000,
-               "penetration_max_mm": pen.max_depth * 1000, "jitter_mps2": jitter(pos, motion.fps)}
-    return summary, {"foot slide (m/s)": slide, "penetration (mm)": per_frame_pen * 1000}
-
-
-def contacts(motion: Motion) -> np.ndarray:
-    """``(T, 4)`` booleans: each foot joint (FOOT_JOINTS order) within its contact height of the ground."""
-    pos = motion.positions()
-    feet = [motion.skeleton.index(n) for n in FOOT_JOINTS]
-    return pos[:, feet, 2] < np.array([CONTACT_HEIGHTS[n] for n in FOOT_JOINTS])
-
-
-def export_motion(out: Path, stem: str, motion: Motion, obs: Observations, extras: dict | None = None) -> dict:
-    """``STEM.bvh``, ``STEM.npz`` and ``STEM.json`` for one motion; returns their paths."""
-    frame_offset = int(obs.meta.get("frame_indices", [0])[0]) if obs.meta.get("frame_indices") else 0
-    arrays = motion_arrays(motion, obs.camera, {
-        "contacts": contacts(motion), "contact_joints": np.array(FOOT_JOINTS),
-        "keypoints_2d": obs.keypoints_2d, "keypoint_confidence": obs.confidence, **(extras or {})},
-        frame_offset=frame_offset)
-    paths = {"bvh": write_bvh(out / f"{stem}.bvh", motion), "npz": save_npz(out / f"{stem}.npz", arrays),
-             "json": save_json(out / f"{stem}.json", arrays, meta={"source": obs.meta.get("source")})}
-    return {k: str(v) for k, v in paths.items()}
-
-
 def run_pipeline(out: Path, config: PipelineConfig, video: Path | None = None, keypoints: Path | None = None,
                  resume: bool = False, frames: Callable[[], Iterable[np.ndarray]] | None = None) -> dict:
     """Reconstruct one person's motion and write every output into ``out``; returns the report.
@@ -206,91 +104,107 @@ def run_pipeline(out: Path, config: PipelineConfig, video: Path | None = None, k
         video: the input video (for detection, fps/size and the overlay background).
         keypoints: keypoints made elsewhere (any format ``phymo.pose.load_any`` reads); skips detection.
         resume: reuse cached stages and physics windows from an earlier run into ``out``.
-        frames: overlay background frames (default: the video's frames, or plain frames).
+        frames: overlay background frames, RGB, one per keypoint frame (default: the video's frames, or
+            plain frames).
+
+    Raises:
+        PhymoError: a user error; once a stage has started, the message names it and what ``--resume``
+            would reuse. ``out`` then holds the cache of finished work and no outputs of this run.
     """
     config.validate()
     if video is None and keypoints is None:
         raise PhymoError("give a video, or keypoints with --keypoints")
-    out = Path(out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / ".write-test").touch()
-        (out / ".write-test").unlink()
-    except OSError as exc:
-        raise PhymoError(f"cannot write to the output folder {out}: {exc.strerror or exc}") from None
-    cache = out / "cache"
-    if not resume and cache.exists():
-        shutil.rmtree(cache)
-    cache.mkdir(exist_ok=True)
     device = resolve_device(config.device)
-    atomic_write_json(out / "config.json", {**dataclasses.asdict(config), "resolved_device": device,
-                                            "video": video, "keypoints": keypoints})
-    timings = Timings()
+    with OutputFolder(Path(out), resume) as folder:
+        stages = Stages(folder.cache)
+        kp = stages.run("keypoints", load_or_detect_keypoints, video, keypoints, config, folder.cache)
+        plan, observations = stages.run("kinematic", _kinematic, kp, config, folder.cache)
 
-    kp = timings.stage("keypoints", load_or_detect_keypoints, video, keypoints, config, cache)
-    obs = timings.stage("kinematic", kinematic_initialization, kp, config, cache)
+        from phymo.optimizer.registry import optimizer_factory
+        from phymo.physics import reconstruct
 
-    from phymo.optimizer.registry import optimizer_factory
-    from phymo.physics import reconstruct
-
-    make_optimizer = optimizer_factory(config.optimizer, device, lr=config.physics.lr,
-                                       step_scale=config.physics.learned_step_scale)
-    rec = timings.stage("physics", reconstruct, obs, config.physics, make_optimizer, cache / "physics")
-
-    report = {"schema_version": SCHEMA_VERSION, "input": {
-        "video": video, "keypoints": keypoints, "fps": obs.fps, "frames": obs.num_frames,
-        "width": obs.camera.width, "height": obs.camera.height, "detected_share": kp.detected_share,
-        "camera": obs.meta.get("camera_source"), "kinematic_reproj_px": obs.meta.get("kinematic_reproj_px")},
-        "config": {**dataclasses.asdict(config), "resolved_device": device}}
-    outputs = timings.stage("export", _write_outputs, out, obs, rec, config, video, frames)
-    report |= outputs
-    report["timings_s"] = timings.seconds
-    report["timings_s"]["total"] = round(sum(timings.seconds.values()), 3)
-    report["realtime_factor"] = report["timings_s"]["total"] / max(obs.num_frames / obs.fps, 1e-9)
-    atomic_write_json(out / "report.json", report)
+        make_optimizer = optimizer_factory(config.optimizer, device, lr=config.physics.lr,
+                                           step_scale=config.physics.learned_step_scale)
+        segments = [Segment(obs, stages.run("physics", reconstruct, obs, config.physics, make_optimizer,
+                                            folder.cache / "physics")) for obs in observations]
+        report = {"schema_version": SCHEMA_VERSION, "input": _input_report(kp, video, keypoints),
+                  "coverage": _coverage(kp, plan), "config": {**dataclasses.asdict(config), "resolved_device": device}}
+        overlay = None
+        if config.overlay:
+            step = int(np.diff(kp.frame_indices).min()) if kp.num_frames > 1 else 1
+            overlay = functools.partial(_overlay_frames, video, kp.frame_indices, step, frames)
+        report |= stages.run("export", write_outputs, folder.staging, segments, config.optimizer, config.smpl_model,
+                             overlay, kp.fps, (kp.width, kp.height))
+        atomic_write_json(folder.staging / "config.json", {**dataclasses.asdict(config), "resolved_device": device,
+                                                          "video": video, "keypoints": keypoints})
+        seconds = dict(stages.seconds)
+        seconds["total"] = round(sum(seconds.values()), 3)
+        report["timings_s"] = seconds
+        video_s = max(kp.num_frames / kp.fps, 1e-9)
+        report["compute_s_per_video_s"] = seconds["total"] / video_s
+        atomic_write_json(folder.staging / "report.json", report)
+        report["files"] = folder.publish()
     return report
 
 
-def _write_outputs(out: Path, obs: Observations, rec, config: PipelineConfig, video: Path | None,
-                   frames: Callable[[], Iterable[np.ndarray]] | None) -> dict:
-    from .overlay import blank_frames, write_overlay_video
-    from .plots import plot_loss_traces, plot_per_frame
+def _kinematic(kp, config: PipelineConfig, cache: Path):
+    """The segments to reconstruct and the kinematic initialization of each (cached)."""
+    from phymo.pose import plan_keypoints
+    from phymo.pose.segments import MIN_SEGMENT_S
 
-    files = {"physics": export_motion(out, "motion", rec.motion, obs,
-                                      {"qpos": rec.qpos, "qvel": rec.qvel, "torques": rec.torques,
-                                       "actuator_names": np.array(rec.actuator_names),
-                                       "residual_force": rec.residual_force}),
-             "kinematic": export_motion(out, "kinematic", obs.kinematic, obs)}
-    if config.smpl_model is not None:
-        from phymo.data.smpl import fit_smpl, smpl_arrays
+    plan = plan_keypoints(kp)
+    if not plan.segments:
+        raise PhymoError(f"the person is seen only in runs shorter than {MIN_SEGMENT_S:g} s ({len(plan.dropped)} "
+                         f"short runs in {kp.num_frames} frames); nothing to reconstruct")
+    _log_plan(kp, plan)
+    return plan, [kinematic_initialization(kp.slice(a, b), config, cache) for a, b in plan.segments]
 
-        fit = fit_smpl(rec.motion, config.smpl_model)
-        arrays = dict(np.load(out / "motion.npz", allow_pickle=False)) | smpl_arrays(fit)
-        save_npz(out / "motion.npz", arrays)
-        files["smpl_fit_mpjpe_mm"] = fit.mpjpe_m * 1000
-    phys_summary, phys_series = plausibility(rec.motion)
-    phys_series["residual force (N)"] = rec.residual_force
-    simulated = rec.residual_force[np.isfinite(rec.residual_force)]  # NaN on frames that fell back
-    phys_summary["residual_force_n"] = float(simulated.mean()) if simulated.size else None
-    kin_summary, _ = plausibility(obs.kinematic)
-    traces = {f"w{i} [{w['start']}:{w['stop']})": w["loss_history"] for i, w in enumerate(rec.windows)
-              if len(w.get("loss_history", ())) > 0}
-    plots = {"loss": str(plot_loss_traces(traces, out / "loss.png", f"physics loss per window ({config.optimizer})")),
-             "per_frame": str(plot_per_frame(phys_series, obs.fps, out / "plausibility.png"))}
-    if config.overlay:
-        if frames is not None:
-            background = frames()
-        elif video is not None:
-            from phymo.pose import iter_frames
 
-            first = int(obs.meta.get("frame_indices", [0])[0]) if obs.meta.get("frame_indices") else 0
-            background = (f for _, f in iter_frames(video, first, None, 1))
-        else:
-            background = blank_frames(obs.camera, obs.num_frames)
-        write_overlay_video(out / "overlay.mp4", background, rec.motion.positions(), obs.camera, rec.motion.skeleton,
-                            obs.fps, contacts(rec.motion), tuple(rec.motion.skeleton.index(n) for n in FOOT_JOINTS))
-        files["overlay"] = str(out / "overlay.mp4")
-    windows = [{k: v for k, v in w.items() if k != "loss_history"} | {"iterations": len(w.get("loss_history", ()))}
-               for w in rec.windows]
-    return {"outputs": files, "plots": plots, "plausibility": {"physics": phys_summary, "kinematic": kin_summary},
-            "windows": windows, "fallback_windows": sum(1 for w in rec.windows if w["fallback"])}
+def _frames(kp, rows: tuple[int, int]) -> list[int]:
+    """Input frames ``[first, last]`` of rows ``[start, stop)``."""
+    return [int(kp.frame_indices[rows[0]]), int(kp.frame_indices[rows[1] - 1])]
+
+
+def _log_plan(kp, plan) -> None:
+    if plan.leading or plan.trailing:
+        log.info("the person is not seen in the first %d and the last %d of %d frames; those are left out",
+                 plan.leading, plan.trailing, plan.num_rows)
+    if len(plan.segments) > 1:
+        log.warning("the person is out of sight for longer than a bridgeable gap %d times; the clip is reconstructed "
+                    "as %d segments, frames %s", len(plan.split), len(plan.segments),
+                    _ranges(kp, plan.segments))
+    if plan.dropped:
+        log.info("%d short runs of detections (frames %s) are left out", len(plan.dropped),
+                 _ranges(kp, plan.dropped))
+
+
+def _ranges(kp, rows: Iterable[tuple[int, int]]) -> str:
+    return ", ".join("{}-{}".format(*_frames(kp, r)) for r in rows)
+
+
+def _coverage(kp, plan) -> dict:
+    """Which input frames were reconstructed, and why the others were not."""
+    return {"frames_examined": kp.num_frames, "frames_reconstructed": sum(b - a for a, b in plan.segments),
+            "segments": [_frames(kp, s) for s in plan.segments], "left_out_leading": plan.leading,
+            "left_out_trailing": plan.trailing, "bridged_gaps": [_frames(kp, g) for g in plan.bridged],
+            "split_at_gaps": [_frames(kp, g) for g in plan.split],
+            "dropped_runs": [_frames(kp, r) for r in plan.dropped]}
+
+
+def _input_report(kp, video: Path | None, keypoints: Path | None) -> dict:
+    return {"video": video, "keypoints": keypoints, "fps": kp.fps, "frames": kp.num_frames, "width": kp.width,
+            "height": kp.height, "detected_share": kp.detected_share, "people": kp.meta.get("people"),
+            "frames_missing_at_end": kp.meta.get("missing_frames", 0)}
+
+
+def _overlay_frames(video: Path | None, frame_indices: np.ndarray, step: int,
+                    frames: Callable[[], Iterable[np.ndarray]] | None) -> Iterable[tuple[int, np.ndarray | None]]:
+    """``(input frame index, RGB frame or None)`` over the examined frames, for the overlay."""
+    first, last = int(frame_indices[0]), int(frame_indices[-1])
+    if frames is not None:
+        return zip(range(first, last + 1, step), frames(), strict=False)
+    if video is not None:
+        from phymo.pose import iter_frames
+
+        return iter_frames(video, first, last + 1, step)
+    return ((i, None) for i in range(first, last + 1, step))

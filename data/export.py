@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
+import zipfile
 from collections.abc import Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,11 +28,17 @@ SCHEMA_VERSION = 1
 def atomic_target(path: Path):
     """Yield a temporary path beside ``path``; on success rename it onto ``path``, else delete it.
 
-    Readers never see a half-written file, and an interrupted write leaves the old file intact.
+    Readers never see a half-written file, and an interrupted write leaves the old file intact. The file
+    gets the usual permissions (0666 less the umask; ``tempfile.mkstemp`` would leave it private, 0600).
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
-    os.close(fd)
+    while True:
+        tmp = path.parent / f".{path.stem}.{secrets.token_hex(6)}{path.suffix}"
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            break
+        except FileExistsError:
+            continue
     try:
         yield Path(tmp)
         os.replace(tmp, path)
@@ -70,12 +77,18 @@ def _plain(o):
 
 
 def motion_arrays(motion: Motion, camera: Camera | None = None, extras: Mapping[str, np.ndarray] | None = None,
-                  frame_offset: int = 0) -> dict[str, np.ndarray]:
-    """The export content as a flat dict of arrays (the NPZ keys; see the README's table)."""
+                  frame_index: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """The export content as a flat dict of arrays (the NPZ keys; see the README's table).
+
+    ``frame_index (T,)`` says which input frame each row is (default ``0..T-1``).
+    """
+    index = np.arange(motion.num_frames) if frame_index is None else np.asarray(frame_index, dtype=np.int64)
+    if index.shape != (motion.num_frames,):
+        raise ValueError(f"frame_index must have one entry per frame ({motion.num_frames}), got {index.shape}")
     out = {
         "schema_version": np.array(SCHEMA_VERSION),
         "fps": np.array(float(motion.fps)),
-        "frame_index": np.arange(motion.num_frames) + frame_offset,
+        "frame_index": index,
         "joint_names": np.array(motion.skeleton.names),
         "parents": np.array(motion.skeleton.parents),
         "offsets": motion.skeleton.offsets,
@@ -96,9 +109,14 @@ def motion_arrays(motion: Motion, camera: Camera | None = None, extras: Mapping[
 
 
 def save_npz(path: Path, arrays: Mapping[str, np.ndarray]) -> Path:
-    """Write arrays to a compressed, pickle-free ``.npz`` atomically."""
-    with atomic_target(path) as tmp:
-        np.savez_compressed(tmp, **{k: np.asarray(v) for k, v in arrays.items()})
+    """Write arrays to a compressed, pickle-free ``.npz`` atomically, byte for byte the same for the same
+    arrays (every member is stamped 1980-01-01; ``np.savez`` stamps the time of writing)."""
+    with atomic_target(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+        for k, v in arrays.items():
+            info = zipfile.ZipInfo(f"{k}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            with zf.open(info, "w", force_zip64=True) as f:
+                np.lib.format.write_array(f, np.asarray(v), allow_pickle=False)
     return Path(path)
 
 

@@ -3,7 +3,9 @@
 import importlib
 import json
 import os
+import shutil
 import stat
+import time
 from pathlib import Path
 
 import bvhio
@@ -13,22 +15,65 @@ import pytest
 
 from phymo.app import cli
 from phymo.app.demo import write_demo_input
+from phymo.data.bvh import read_bvh
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 FAST = ["--optimizer", "adam", "--iterations", "2", "--window", "16"]
 
 
+#: the demo video's background, repainted in a colour whose red and blue differ (RGB)
+BACKGROUND = (40, 90, 200)
+
+
 @pytest.fixture(scope="module")
 def demo_input(tmp_path_factory):
-    return write_demo_input(tmp_path_factory.mktemp("demo_input"), duration_s=1.0)
+    """The demo's 1 s walk: a video whose background is BACKGROUND (grey capsules on it), and keypoints."""
+    folder = tmp_path_factory.mktemp("demo_input")
+    grey, keypoints = write_demo_input(folder, duration_s=1.0)
+    video = folder / "colour.mp4"
+    cap = cv2.VideoCapture(str(grey))
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, (960, 540))
+    while (frame := cap.read()[1]) is not None:
+        background = frame.max(axis=-1) < 60
+        frame[background] = BACKGROUND[::-1]  # OpenCV writes BGR
+        writer.write(frame)
+    writer.release()
+    return video, keypoints
+
+
+def _detected(keypoints: Path):
+    """What a detector would hand over: the demo keypoints in float64 with digits float32 cannot hold."""
+    from phymo.pose import load_keypoints
+
+    kp = load_keypoints(keypoints)
+    kp.points = kp.points + 0.123456789
+    kp.meta = {**kp.meta, "people": None}
+    return kp
 
 
 @pytest.fixture(scope="module")
 def finished_run(demo_input, tmp_path_factory):
+    """A finished run of the video through the detection path (the detector stubbed by ``_detected``)."""
     video, keypoints = demo_input
     out = tmp_path_factory.mktemp("run")
-    assert cli.main(["reconstruct", str(video), "--keypoints", str(keypoints), "-o", str(out), *FAST]) == 0
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("phymo.pose.detect_video", lambda *a, **k: _detected(keypoints))
+        assert cli.main(["reconstruct", str(video), "-o", str(out), *FAST]) == 0
     return out
+
+
+def _forbid_work(monkeypatch):
+    """Make every stage's computation fail, so that a run can only finish from its cache."""
+    import phymo.pose
+
+    physics_reconstruct = importlib.import_module("phymo.physics.reconstruct")  # the module, not the function
+
+    def fail(*args, **kwargs):
+        raise AssertionError("recomputed")
+
+    for target, name in ((phymo.pose, "detect_video"), (phymo.pose, "initialize"),
+                         (physics_reconstruct, "reconstruct_window")):
+        monkeypatch.setattr(target, name, fail)
 
 
 def _error(capsys) -> str:
@@ -89,17 +134,30 @@ def test_truth_errors_score_the_truth_as_zero(tmp_path):
     assert 0.0 <= scores["truth_foot_skating"] < 1.0
 
 
-def test_resume_recomputes_nothing_finished(finished_run, demo_input, capsys):
-    video, keypoints = demo_input
-    report = json.loads((finished_run / "report.json").read_text())
-    assert not any(w["cached"] for w in report["windows"])
-    assert cli.main(["reconstruct", str(video), "--keypoints", str(keypoints), "-o", str(finished_run),
-                     "--resume", *FAST]) == 0
-    again = json.loads((finished_run / "report.json").read_text())
-    assert all(w["cached"] for w in again["windows"]) and len(again["windows"]) == len(report["windows"])
+OUTPUTS = ("motion.bvh", "motion.npz", "motion.json", "kinematic.bvh", "kinematic.npz", "kinematic.json", "loss.png",
+           "plausibility.png", "overlay.mp4")
 
 
-def test_interrupted_run_keeps_finished_windows(demo_input, tmp_path, monkeypatch, capsys):
+def test_resume_after_a_finished_run_recomputes_nothing(finished_run, demo_input, tmp_path, monkeypatch, capsys):
+    """Issue 21: the keypoint cache holds float32, and the kinematic key hashed the detector's float64, so
+    --resume refitted, re-simulated every window and changed the result. Now every stage is reused and the
+    outputs are equal byte for byte."""
+    video, _ = demo_input
+    out = tmp_path / "out"
+    shutil.copytree(finished_run, out)
+    first = {n: (out / n).read_bytes() for n in OUTPUTS}
+    assert not any(w["cached"] for w in json.loads((out / "report.json").read_text())["windows"])
+    _forbid_work(monkeypatch)
+    time.sleep(2.1)  # zip members carry a time stamp to 2 s: equal bytes must not come from writing in the same 2 s
+    assert cli.main(["reconstruct", str(video), "-o", str(out), "--resume", *FAST]) == 0
+    printed = capsys.readouterr().out
+    assert all(w["cached"] for w in json.loads((out / "report.json").read_text())["windows"])
+    assert {n: (out / n).read_bytes() for n in OUTPUTS} == first
+    # item 5: the time is a cost, not a speed-up
+    assert "s of computing per second of video" in printed and "real-time factor" not in printed
+
+
+def test_interrupted_run_keeps_finished_windows(finished_run, demo_input, tmp_path, monkeypatch, capsys):
     physics_reconstruct = importlib.import_module("phymo.physics.reconstruct")  # the module, not the function
     video, keypoints = demo_input
     real = physics_reconstruct.reconstruct_window
@@ -111,15 +169,55 @@ def test_interrupted_run_keeps_finished_windows(demo_input, tmp_path, monkeypatc
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
+    monkeypatch.setattr("phymo.pose.detect_video", lambda *a, **k: _detected(keypoints))
     monkeypatch.setattr(physics_reconstruct, "reconstruct_window", interrupt_second_window)
-    args = ["reconstruct", str(video), "--keypoints", str(keypoints), "-o", str(tmp_path), *FAST]
+    args = ["reconstruct", str(video), "-o", str(tmp_path), "--no-overlay", *FAST]
     assert cli.main(args) == 130
     assert "interrupted" in _error(capsys)
     assert len(list((tmp_path / "cache" / "physics").rglob("window_*.npz"))) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache"]  # no output of an unfinished run
+    _forbid_work(monkeypatch)  # keypoints and the fit come from the cache; only the unfinished windows run
     monkeypatch.setattr(physics_reconstruct, "reconstruct_window", real)
     assert cli.main([*args, "--resume"]) == 0
     windows = json.loads((tmp_path / "report.json").read_text())["windows"]
-    assert windows[0]["cached"] and not windows[1]["cached"]
+    assert windows[0]["cached"] and not any(w["cached"] for w in windows[1:])
+    # resumed, the result is the one an uninterrupted run gives
+    assert (tmp_path / "motion.npz").read_bytes() == (finished_run / "motion.npz").read_bytes()
+
+
+def test_a_failed_stage_leaves_only_its_finished_work_and_says_how_to_continue(finished_run, demo_input, tmp_path,
+                                                                                monkeypatch, capsys):
+    """Issue 21 item 6: after 'stage keypoints done' an error left cache/ and config.json (and an export error
+    half the outputs). Now OUT holds the cache of finished stages and nothing else; the error names the
+    stage, and --resume continues from it."""
+    import phymo.pose
+    from phymo.data.errors import PhymoError
+
+    video, _ = demo_input
+    out = tmp_path / "out"
+    (out / "cache").mkdir(parents=True)
+    for p in (finished_run / "cache").glob("keypoints-*.npz"):
+        shutil.copy(p, out / "cache")
+
+    def fit_fails(*args, **kwargs):
+        raise PhymoError("the fit found no ground")
+
+    monkeypatch.setattr(phymo.pose, "initialize", fit_fails)
+    argv = ["reconstruct", str(video), "-o", str(out), "--no-overlay", "--resume", *FAST]
+    assert cli.main(argv) == 2
+    err = _error(capsys)
+    assert err.startswith("phymo reconstruct: error: stage kinematic failed: the fit found no ground; the finished "
+                          "work (stages done: keypoints) is kept in")
+    assert err.endswith("rerun with --resume to continue from the kinematic stage")
+    assert sorted(p.name for p in out.iterdir()) == ["cache"]
+    # an export that fails half way (SMPL model files missing) leaves no output either
+    shutil.rmtree(out)
+    shutil.copytree(finished_run / "cache", out / "cache")
+    _forbid_work(monkeypatch)
+    assert cli.main([*argv, "--smpl-model", str(tmp_path / "no-smpl-here")]) == 2
+    assert "stage export failed:" in _error(capsys) and sorted(p.name for p in out.iterdir()) == ["cache"]
+    assert cli.main(argv) == 0  # the cause removed, --resume finishes from the cache alone
+    assert all((out / n).is_file() for n in OUTPUTS if n != "overlay.mp4")
 
 
 def test_missing_file(tmp_path, capsys):
@@ -153,7 +251,9 @@ def test_zero_length_video(tmp_path, capsys):
 def test_no_person(tmp_path, capsys):
     video = _write_video(tmp_path / "blank.mp4", 5)
     assert cli.main(["reconstruct", str(video), "-o", str(tmp_path / "o")]) == 2
-    assert _error(capsys) == f"phymo reconstruct: error: no person detected in {video} (5 frames examined)"
+    assert _error(capsys) == ("phymo reconstruct: error: stage keypoints failed: no person detected in "
+                              f"{video} (5 frames examined)")  # nothing finished: no word of --resume
+    assert not (tmp_path / "o").exists()  # and no half output folder
 
 
 def test_several_people_keeps_the_main_subject(tmp_path):
@@ -225,3 +325,58 @@ def test_smpl_parameters_exported_with_users_model_files(demo_input, tmp_path):
         # the fitted SMPL joints sit on the reconstructed body (tiny test model: proportions differ a little)
         assert np.linalg.norm(z["smpl_joints"][:, 0] - z["positions"][:, 0], axis=-1).mean() < 0.05
     assert not (out / "overlay.mp4").exists()
+
+
+def test_overlay_keeps_the_input_colours(finished_run, demo_input):
+    """Issue 21 item 1: frames arrive RGB and were written as if BGR, so a blue background came out orange.
+    Away from the drawn body (the sky band at the top), an overlay frame has the input frame's colours."""
+    video, _ = demo_input
+    for frame in (0, 17):
+        pictures = []
+        for path in (video, finished_run / "overlay.mp4"):
+            cap = cv2.VideoCapture(str(path))
+            cap.set(cv2.CAP_PROP_POS_FRAMES, frame)
+            pictures.append(cap.read()[1][:40, 600:900].reshape(-1, 3).mean(axis=0))
+        source, overlay = pictures
+        np.testing.assert_allclose(source, BACKGROUND[::-1], atol=12)  # OpenCV reads BGR
+        np.testing.assert_allclose(overlay, source, atol=8)
+
+
+def _with_gaps(keypoints: Path, seen: np.ndarray, path: Path) -> Path:
+    from phymo.pose import Keypoints2D, load_keypoints
+
+    kp = load_keypoints(keypoints)
+    keep = seen[:, None]
+    return Keypoints2D(kp.points * keep[..., None], kp.confidence * keep, kp.joint_set, kp.fps, kp.width, kp.height,
+                       kp.world * keep[..., None], seen, kp.frame_indices, kp.meta).save(path)
+
+
+def test_frames_without_the_person_are_trimmed_bridged_or_split(demo_input, tmp_path):
+    """Issue 21 item 3: frames without the person became a T-posed body. Of the 30 frames, the person is
+    missed in 0-1 (left out), 11-12 (bridged), 16-22 (split: two segments) and 29 (left out). Each segment
+    is reconstructed and written alone; no rest pose is exported."""
+    video, keypoints = demo_input
+    seen = np.ones(30, bool)
+    seen[[0, 1, 11, 12, 16, 17, 18, 19, 20, 21, 22, 29]] = False
+    gappy = _with_gaps(keypoints, seen, tmp_path / "gappy.npz")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "motion.bvh").write_text("from an earlier run of one segment")
+    (out / "motion_capture.bvh").write_text("the user's own file")
+    assert cli.main(["reconstruct", str(video), "--keypoints", str(gappy), "-o", str(out), *FAST]) == 0
+    report = json.loads((out / "report.json").read_text())
+    cov = report["coverage"]
+    assert cov["segments"] == [[2, 15], [23, 28]] and cov["frames_reconstructed"] == 20
+    assert (cov["left_out_leading"], cov["left_out_trailing"]) == (2, 1)
+    assert cov["bridged_gaps"] == [[11, 12]] and cov["split_at_gaps"] == [[16, 22]] and cov["dropped_runs"] == []
+    assert not (out / "motion.bvh").exists() and (out / "motion_capture.bvh").exists()  # stale output removed
+    for k, frames in ((1, range(2, 16)), (2, range(23, 29))):
+        for stem in ("motion", "kinematic"):
+            with np.load(out / f"{stem}_{k}.npz", allow_pickle=False) as z:
+                assert z["frame_index"].tolist() == list(frames)
+                body = z["rotations"][:, 1:]  # a rest pose has every joint's rotation at identity
+                assert np.isfinite(z["positions"]).all() and (np.abs(body[..., 0]) < 0.9999).any(axis=1).all()
+            assert read_bvh(out / f"{stem}_{k}.bvh").num_frames == len(frames)
+    assert [s["files"]["physics"]["bvh"] for s in report["segments"]] == ["motion_1.bvh", "motion_2.bvh"]
+    cap = cv2.VideoCapture(str(out / "overlay.mp4"))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 30  # every examined frame, the body only where reconstructed

@@ -1,10 +1,16 @@
+"""Overlay drawing and video, and the plots: what they show for fallback windows, seams and feet in contact."""
+
 import cv2
 import numpy as np
+from matplotlib.collections import PolyCollection
+from matplotlib.patches import Polygon, Rectangle
 
-from phymo.app.overlay import blank_frames, draw_frame, write_overlay_video
-from phymo.app.plots import plot_loss_traces, plot_per_frame
-from phymo.data import CANONICAL, Camera
+from phymo.app.outputs import per_frame
+from phymo.app.overlay import OverlayBody, blank_frames, draw_frame, write_overlay_video
+from phymo.app.plots import SegmentSeries, WindowTrace, loss_figure, plausibility_figure, save
+from phymo.data import CANONICAL, Camera, Motion
 from phymo.data.gait import walking_motion
+from phymo.data.rotations import identity_quat
 
 
 def _scene():
@@ -33,19 +39,94 @@ def test_contact_markers_are_green():
     assert g > 150 and g > r + 50 and g > b + 50
 
 
-def test_overlay_video_has_one_frame_per_pose(tmp_path):
+def test_overlay_video_keeps_the_frames_colours_and_notes_frames_without_a_body(tmp_path):
+    """RGB in, the same colours out (OpenCV encodes BGR); one frame per input frame, bodies only on theirs."""
     motion, camera = _scene()
+    colour = np.array([200, 60, 20], np.uint8)  # RGB: red-orange; swapped it would read blue
+    frames = ((i, np.broadcast_to(colour, (240, 320, 3))) for i in range(10, 30))
+    body = OverlayBody(np.arange(14, 24), motion.positions()[:10], camera, CANONICAL)
     path = tmp_path / "overlay.mp4"
-    n = write_overlay_video(path, blank_frames(camera, 100), motion.positions(), camera, CANONICAL, motion.fps)
+    assert write_overlay_video(path, frames, [body], motion.fps, 320, 240) == 20
     cap = cv2.VideoCapture(str(path))
-    assert n == motion.num_frames == int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
-    assert cap.get(cv2.CAP_PROP_FPS) == motion.fps
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 20 and cap.get(cv2.CAP_PROP_FPS) == motion.fps
+    changed = []
+    for _ in range(20):
+        rgb = cv2.cvtColor(cap.read()[1], cv2.COLOR_BGR2RGB)
+        np.testing.assert_allclose(rgb[200:, 280:].reshape(-1, 3).mean(0), colour, atol=20)  # a corner, away
+        changed.append(int((np.abs(rgb.astype(int) - colour).max(-1) > 60)[40:].sum()))
+    drawn = np.array(changed) > 300  # capsules and grid below the note's band
+    assert drawn[4:14].all() and not drawn[:4].any() and not drawn[14:].any()
     assert not list(tmp_path.glob(".*"))  # the temporary file was moved into place
 
 
-def test_plots_write_pngs(tmp_path):
-    a = plot_loss_traces({"w0": [10, 5, 2, 1], "w1": [8, 4, 3, 2.5]}, tmp_path / "loss.png")
-    b = plot_per_frame({"skating": np.zeros(10), "penetration_mm": np.arange(10.0)}, 25.0, tmp_path / "frames.png")
-    for p in (a, b):
-        img = cv2.imread(str(p))
-        assert img is not None and img.shape[0] > 200
+def _windows(n: int, fell: dict[int, bool]) -> list[WindowTrace]:
+    """``n`` windows of 15 frames overlapping by 3; ``fell[i]``: window i fell back (True: after a trace)."""
+    out = []
+    for i in range(n):
+        used_from, used_to = (0 if i == 0 else 12 * i + 1), (12 * (i + 1) + 1 if i < n - 1 else 12 * i + 15)
+        history = [] if fell.get(i) is False else list(np.geomspace(10, 1, 6) * (1 + 0.1 * i))
+        out.append(WindowTrace(12 * i, 12 * i + 15, used_from, used_to, "fell over" if i in fell else "", history))
+    return out
+
+
+def _texts(fig) -> str:
+    return " ".join(t.get_text() for t in fig.texts + [t for ax in fig.axes for t in ax.texts])
+
+
+def test_loss_plot_marks_fallbacks_and_reads_past_twelve_windows(tmp_path):
+    fig = loss_figure(_windows(20, {3: False, 7: False, 11: True}), "loss")
+    ax = fig.axes[0]
+    solid = [line for line in ax.lines if line.get_linestyle() == "-"]
+    dashed = [line for line in ax.lines if line.get_linestyle() == "--"]
+    assert len(solid) == 17 and len(dashed) == 1  # the one that fell back after optimizing is drawn dashed
+    assert len(fig.axes) == 2  # a colour bar (first frame of each window) instead of a 20-entry legend
+    note = _texts(fig)
+    assert "3 of 20 windows fell back" in note and "frames 36-50" in note and "frames 84-98" in note
+    assert save(fig, tmp_path / "loss.png").stat().st_size > 1000
+
+
+def test_loss_plot_when_every_window_fell_back_says_so():
+    fig = loss_figure(_windows(5, {i: False for i in range(5)}), "loss")
+    assert not fig.axes[0].lines and "all 5 windows fell back" in _texts(fig)
+
+
+def test_plausibility_plot_has_kinematic_beside_physics_fallbacks_and_seams():
+    windows = _windows(4, {2: False})
+    t = 52
+    series = {"slide (m/s)": np.linspace(0, 1, t), "penetration (mm)": np.zeros(t)}
+    fig = plausibility_figure([SegmentSeries(np.arange(t), series, {k: v / 2 for k, v in series.items()})],
+                              windows, 30.0)
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == [
+        "kinematic", "physics", "fell back", "seam between windows"]
+    for ax in fig.axes:
+        assert len([line for line in ax.lines if line.get_linestyle() == "-"]) == 2  # kinematic and physics
+        spans = [p for p in ax.patches + ax.collections if isinstance(p, Polygon | Rectangle | PolyCollection)]
+        assert len(spans) == 1  # window 2's frames, shaded
+        seams = [line for line in ax.lines if line.get_linestyle() == ":"]
+        assert len(seams) == 3  # where windows 1, 2 and 3 take over
+
+
+def test_slide_is_measured_on_feet_in_contact_not_on_the_swinging_foot():
+    """The left foot swings forward 4 m/s above the ground; the right foot, on the ground, slides 0.1 m/s.
+    The plotted slide is the right foot's (the old plot took the fastest foot joint)."""
+    t, fps = 10, 30.0
+    rotations = identity_quat((t, CANONICAL.num_joints))
+    root = np.zeros((t, 3))
+    root[:, 2] = -CANONICAL.rest_positions()[:, 2].min()  # toes on the floor
+    standing = Motion(CANONICAL, fps, root, rotations).positions()
+    right = [CANONICAL.index(n) for n in ("right_ankle", "right_toe")]
+    left = [CANONICAL.index(n) for n in ("left_ankle", "left_toe")]
+    positions = standing.copy()
+    positions[:, right, 0] += 0.1 * np.arange(t)[:, None] / fps
+    positions[:, left, 0] += 4.0 * np.arange(t)[:, None] / fps
+    positions[:, left, 2] += 0.3
+
+    class Fixed:  # a motion whose world positions are the ones above
+        skeleton, num_frames = CANONICAL, t
+
+        def positions(self):
+            return positions
+
+    Fixed.fps = fps
+    slide = per_frame(Fixed())["slide of feet in contact (m/s)"]
+    assert np.isnan(slide[0]) and np.allclose(slide[1:], 0.1)

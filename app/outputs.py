@@ -1,0 +1,168 @@
+"""What a run writes: the motion files of each segment, plausibility numbers and plots, the overlay video.
+
+A clip reconstructs as one or more segments (runs of frames in which the person is seen,
+:mod:`phymo.pose.segments`), each with its own kinematic fit, camera and physics result. One segment
+writes ``motion.bvh/.npz/.json`` and ``kinematic.*``; several write ``motion_1.*``, ``motion_2.*``, ...
+(a BVH holds one unbroken clip; ``frame_index`` in each NPZ/JSON says which input frames it covers).
+The overlay and the plots cover the whole clip.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from phymo.data import FOOT_JOINTS, Motion, Observations
+from phymo.data.bvh import write_bvh
+from phymo.data.export import motion_arrays, save_json, save_npz
+from phymo.data.metrics import foot_skating, jitter, penetration
+
+from .overlay import OverlayBody, write_overlay_video
+from .plots import SegmentSeries, WindowTrace, loss_figure, plausibility_figure, save
+
+#: per foot joint (ankles, toes): height above the ground under which it counts as in contact, metres
+CONTACT_HEIGHTS = {"left_ankle": 0.12, "right_ankle": 0.12, "left_toe": 0.05, "right_toe": 0.05}
+
+
+@dataclass
+class Segment:
+    """One reconstructed segment: its observations (with the kinematic estimate) and physics result."""
+
+    obs: Observations
+    rec: object  # phymo.physics.Reconstruction
+
+    @property
+    def frame_index(self) -> np.ndarray:
+        """``(T,)`` input frame of each row."""
+        return np.asarray(self.obs.meta["frame_indices"], dtype=np.int64)
+
+
+def _feet(motion: Motion) -> tuple[list[int], list[float]]:
+    return [motion.skeleton.index(n) for n in FOOT_JOINTS], [CONTACT_HEIGHTS[n] for n in FOOT_JOINTS]
+
+
+def contacts(motion: Motion) -> np.ndarray:
+    """``(T, 4)`` booleans: each foot joint (FOOT_JOINTS order) within its contact height of the ground."""
+    feet, heights = _feet(motion)
+    return motion.positions()[:, feet, 2] < np.array(heights)
+
+
+def plausibility(motion: Motion) -> tuple[dict, dict[str, np.ndarray]]:
+    """Summary plausibility metrics of a motion, and the per-frame series plotted (:func:`per_frame`)."""
+    pos = motion.positions()
+    feet, heights = _feet(motion)
+    sk = foot_skating(pos, motion.fps, feet, contact_height=heights)
+    pen = penetration(pos)
+    summary = {"foot_skating": sk.skating_ratio, "foot_slide_mps": sk.mean_slide_speed,
+               "contact_share": sk.contact_ratio, "penetration_mm": pen.mean_depth * 1000,
+               "penetration_max_mm": pen.max_depth * 1000, "jitter_mps2": jitter(pos, motion.fps)}
+    return summary, per_frame(motion)
+
+
+def per_frame(motion: Motion) -> dict[str, np.ndarray]:
+    """Per-frame ``(T,)`` series with the definitions of :mod:`phymo.data.metrics`, applied frame by frame:
+    the slide of the feet in contact (mean horizontal speed of the foot joints in contact in this frame
+    and the one before, m/s; NaN when none is: a swinging foot is not sliding) and the penetration (mm)."""
+    pos = motion.positions()
+    feet, heights = _feet(motion)
+    slide = np.full(len(pos), np.nan)
+    for t in range(1, len(pos)):
+        sk = foot_skating(pos[t - 1:t + 1], motion.fps, feet, contact_height=heights)
+        slide[t] = sk.mean_slide_speed if sk.contact_ratio > 0 else np.nan
+    depth = np.array([penetration(pos[t:t + 1]).max_depth for t in range(len(pos))]) * 1000
+    return {"slide of feet in contact (m/s)": slide, "penetration (mm)": depth}
+
+
+def combine(summaries: Sequence[dict], frames: Sequence[int]) -> dict:
+    """Segment summaries as one: frame-weighted means, maxima for ``*_max_*`` (None where all are None)."""
+    out = {}
+    for key in summaries[0]:
+        values = [(s[key], n) for s, n in zip(summaries, frames, strict=True) if s[key] is not None]
+        if not values:
+            out[key] = None
+        elif "_max_" in key:
+            out[key] = max(v for v, _ in values)
+        else:
+            out[key] = float(sum(v * n for v, n in values) / sum(n for _, n in values))
+    return out
+
+
+def export_motion(folder: Path, stem: str, motion: Motion, obs: Observations, extras: dict | None = None) -> dict:
+    """``STEM.bvh``, ``STEM.npz`` and ``STEM.json`` for one motion; returns their file names."""
+    arrays = motion_arrays(motion, obs.camera, {
+        "contacts": contacts(motion), "contact_joints": np.array(FOOT_JOINTS),
+        "keypoints_2d": obs.keypoints_2d, "keypoint_confidence": obs.confidence, **(extras or {})},
+        frame_index=np.asarray(obs.meta["frame_indices"]))
+    write_bvh(folder / f"{stem}.bvh", motion)
+    save_npz(folder / f"{stem}.npz", arrays)
+    save_json(folder / f"{stem}.json", arrays, meta={"source": obs.meta.get("source")})
+    return {k: f"{stem}.{k}" for k in ("bvh", "npz", "json")}
+
+
+def _window_traces(segments: Sequence[Segment]) -> list[WindowTrace]:
+    traces = []
+    for s in segments:
+        fi = s.frame_index
+        for w in s.rec.windows:
+            traces.append(WindowTrace(int(fi[w["start"]]), int(fi[w["stop"] - 1]) + 1, int(fi[w["used_from"]]),
+                                      int(fi[w["used_to"] - 1]) + 1, w["fallback"], w.get("loss_history", ())))
+    return traces
+
+
+def write_segment(folder: Path, k: int, count: int, seg: Segment, smpl_model: str | None) -> dict:
+    """The motion files of segment ``k`` (of ``count``) and its plausibility; returns its report entry."""
+    rec, obs = seg.rec, seg.obs
+    suffix = "" if count == 1 else f"_{k + 1}"
+    extras = {"qpos": rec.qpos, "qvel": rec.qvel, "torques": rec.torques,
+              "actuator_names": np.array(rec.actuator_names), "residual_force": rec.residual_force}
+    files = {"physics": export_motion(folder, f"motion{suffix}", rec.motion, obs, extras),
+             "kinematic": export_motion(folder, f"kinematic{suffix}", obs.kinematic, obs)}
+    entry = {"input_frames": [int(seg.frame_index[0]), int(seg.frame_index[-1])], "frames": obs.num_frames,
+             "files": files, "kinematic_reprojection_px": obs.meta.get("kinematic_reprojection_px"),
+             "camera": obs.meta.get("camera_source"), "fallback_windows": sum(1 for w in rec.windows if w["fallback"])}
+    if smpl_model is not None:
+        from phymo.data.smpl import fit_smpl, smpl_arrays
+
+        fit = fit_smpl(rec.motion, smpl_model)
+        npz = folder / files["physics"]["npz"]
+        save_npz(npz, dict(np.load(npz, allow_pickle=False)) | smpl_arrays(fit))
+        entry["smpl_fit_mpjpe_mm"] = fit.mpjpe_m * 1000
+    return entry
+
+
+def write_outputs(folder: Path, segments: Sequence[Segment], optimizer: str, smpl_model: str | None,
+                  overlay: Callable[[], Iterable[tuple[int, np.ndarray | None]]] | None, fps: float,
+                  size: tuple[int, int]) -> dict:
+    """Every output of the segments into ``folder``; returns the report's ``segments``, ``plausibility``,
+    ``windows``, ``fallback_windows`` and ``plots``. ``overlay()`` yields ``(input frame index, RGB frame)``
+    for the overlay video (None: no overlay)."""
+    entries = [write_segment(folder, k, len(segments), s, smpl_model) for k, s in enumerate(segments)]
+    summaries = {"physics": [], "kinematic": []}
+    series = []
+    for s in segments:
+        phys, phys_series = plausibility(s.rec.motion)
+        simulated = s.rec.residual_force[np.isfinite(s.rec.residual_force)]  # NaN on frames that fell back
+        phys["residual_force_n"] = float(simulated.mean()) if simulated.size else None
+        kin, kin_series = plausibility(s.obs.kinematic)
+        summaries["physics"].append(phys)
+        summaries["kinematic"].append(kin)
+        if np.nanmax(np.abs(s.rec.residual_force), initial=0.0) > 0:
+            phys_series["residual force (N)"] = s.rec.residual_force
+        series.append(SegmentSeries(s.frame_index, kin_series, phys_series))
+    frames = [s.obs.num_frames for s in segments]
+    traces = _window_traces(segments)
+    plots = {"loss": save(loss_figure(traces, f"physics loss per window ({optimizer})"), folder / "loss.png").name,
+             "per_frame": save(plausibility_figure(series, traces, fps), folder / "plausibility.png").name}
+    if overlay is not None:
+        bodies = [OverlayBody(s.frame_index, s.rec.motion.positions(), s.obs.camera, s.rec.motion.skeleton,
+                              contacts(s.rec.motion), tuple(s.rec.motion.skeleton.index(n) for n in FOOT_JOINTS))
+                  for s in segments]
+        write_overlay_video(folder / "overlay.mp4", overlay(), bodies, fps, *size)
+    windows = [{k: v for k, v in w.items() if k != "loss_history"} | {"segment": k,
+               "iterations": len(w.get("loss_history", ()))} for k, s in enumerate(segments) for w in s.rec.windows]
+    return {"segments": entries, "plots": plots, "windows": windows,
+            "fallback_windows": sum(1 for w in windows if w["fallback"]),
+            "plausibility": {kind: combine(v, frames) for kind, v in summaries.items()}}
