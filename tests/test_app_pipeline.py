@@ -380,3 +380,10 @@ def test_frames_without_the_person_are_trimmed_bridged_or_split(demo_input, tmp_
     assert [s["files"]["physics"]["bvh"] for s in report["segments"]] == ["motion_1.bvh", "motion_2.bvh"]
     cap = cv2.VideoCapture(str(out / "overlay.mp4"))
     assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 30  # every examined frame, the body only where reconstructed
+
+
+def test_bad_person_fails_before_any_work(demo_input, tmp_path, capsys):
+    video, keypoints = demo_input
+    assert cli.main(["reconstruct", str(video), "--person", "the tall one", "-o", str(tmp_path / "o")]) == 2
+    assert _error(capsys).startswith("phymo reconstruct: error: --person must be a number (0 is the leftmost")
+    assert not (tmp_path / "o").exists()
