@@ -28,7 +28,7 @@ def run(quick: bool = False, data_dir: str | Path | None = None) -> list[dict]:
     """
     rows = []
     for name, path, calib in available_clips(data_dir):
-        config = PipelineConfig(end_s=1.0 if quick else None, calibration=None if calib is None else str(calib))
+        config = PipelineConfig(end=1.0 if quick else None, calibration=None if calib is None else str(calib))
         with tempfile.TemporaryDirectory(prefix="phymo-bench-") as out:
             report = run_pipeline(Path(out), config, video=path)
         t = report["timings_s"]

@@ -27,9 +27,10 @@ def run(args: argparse.Namespace) -> int:
     if not round(args.duration * DEMO_FPS) >= MIN_FRAMES:
         raise PhymoError(f"--duration must give at least {MIN_FRAMES} frames at {DEMO_FPS:g} fps "
                          f"(>= {MIN_FRAMES / DEMO_FPS:g} s), got {args.duration}")
+    config = pipeline_config(args)  # a setting that cannot work fails here, before the input is written
     out = args.out or Path("out") / "demo"
     video, keypoints = write_demo_input(out / "input", duration_s=args.duration)
-    report = run_pipeline(out, pipeline_config(args), video=video, keypoints=keypoints, resume=args.resume)
+    report = run_pipeline(out, config, video=video, keypoints=keypoints, resume=args.resume)
     truth = truth_errors(out, duration_s=args.duration)
     print_summary(report, out)
     print(f"  against the synthesized walk (truth.json): PA-MPJPE {truth['kinematic_pa_mpjpe_mm']:.1f} mm "

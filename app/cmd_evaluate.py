@@ -1,12 +1,12 @@
 """Evaluate physics reconstruction against ground truth on a dataset, sequentially or on Ray.
 
-``phymo evaluate --dataset h36m|aist|mocap|clips --root PATH [--subjects S9 S11] [--optimizer adam]
-[--workers N] [--ray-address ADDR] -o OUT`` scores the kinematic initialization and the physics result
-of every sequence (MPJPE, PA-MPJPE, global MPJPE, 2D error, acceleration error, foot skating,
-penetration, residual force, iterations, wall time), streams one JSON line per sequence to
-``OUT/sequences.jsonl`` (a rerun skips finished sequences) and writes ``OUT/summary.json`` and
-``OUT/summary.md``. Several ``--optimizer`` names compare them on the same windows
-(``OUT/optimizers.json``). ``--workers 0`` runs sequentially without Ray.
+``phymo evaluate --dataset h36m|aist|mocap|clips --root PATH [--subjects S9 S11] [--optimizer NAME]
+[--compare NAME ...] [--workers N] [--ray-address ADDR] -o OUT`` scores the kinematic initialization and
+the physics result of every sequence (MPJPE, PA-MPJPE, global MPJPE, 2D error, acceleration error, foot
+skating, floating, penetration, residual force, optimizer steps, wall time), streams one JSON line per
+sequence to ``OUT/sequences.jsonl`` (a rerun skips finished sequences) and writes ``OUT/summary.json`` and
+``OUT/summary.md``. ``--compare`` runs more optimizers on the same windows (``OUT/optimizers.json``).
+``--workers 0`` runs sequentially without Ray.
 """
 
 from __future__ import annotations
@@ -14,8 +14,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+#: the configuration fields that are flags of ``evaluate`` (paths in EvalConfig)
+EVAL_OPTIONS = (("optimizer", "optimizer"), ("optimizer", "steps"), ("optimizer", "lr"), ("optimizer", "step_scale"),
+                ("reconstruct", "windows", "window"), ("reconstruct", "windows", "overlap"),
+                ("reconstruct", "fit_ankle"))
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from .eval_datasets import EvalConfig
+    from .options import add_options
+
     parser.add_argument("--dataset", required=True, choices=["h36m", "aist", "mocap", "clips"])
     parser.add_argument("--root", type=Path, required=True, help="dataset folder")
     parser.add_argument("-o", "--output", type=Path, required=True, help="output folder (results, summary)")
@@ -26,19 +34,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="mocap corpus split (default: the held-out test split)")
     parser.add_argument("--keypoints", default="synthetic",
                         help="Human3.6M 2D source: synthetic, or NAME of data_2d_h36m_NAME.npz")
-    parser.add_argument("--optimizer", nargs="+", default=["adam"],
-                        help="optimizer name(s) from phymo.optimizer.OPTIMIZERS (adam, lbfgs, optimus, ...); "
-                        "more than one compares them on the same windows (default: adam)")
+    parser.add_argument("--compare", nargs="+", default=[], metavar="OPTIMIZER",
+                        help="also run these optimizers on the same windows of every sequence and compare them")
     parser.add_argument("--fps", type=float, default=30.0, help="resample mocap/AIST++ to this rate (default 30)")
     parser.add_argument("--max-frames", type=int, default=None, help="first N frames of each sequence")
     parser.add_argument("--max-sequences", type=int, default=None, help="first N sequences")
-    parser.add_argument("--window", type=int, default=None, help="physics window, frames")
-    parser.add_argument("--iterations", type=int, default=None, help="optimizer steps per window")
-    parser.add_argument("--fit-ankle", action=argparse.BooleanOptionalAction, default=None,
-                        help="pitch the foot boxes to the estimate's standing ankle height (default: on; see "
-                             "ReconstructConfig.fit_ankle)")
-    parser.add_argument("--contact-height", nargs=2, type=float, default=[0.09, 0.03], metavar=("ANKLE", "TOE"),
-                        help="foot contact thresholds above the ground, metres (default: 0.09 0.03)")
+    add_options(parser, EvalConfig, EVAL_OPTIONS)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=0, help="Ray workers (0: sequential, no Ray)")
     parser.add_argument("--ray-address", default=None, help="connect to this Ray cluster instead of a local one")
@@ -46,7 +47,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import dataclasses
 
     from phymo.app.evaluate import (
         EvalConfig,
@@ -56,18 +56,13 @@ def run(args: argparse.Namespace) -> int:
         format_markdown,
         run_evaluation,
     )
-    from phymo.physics.reconstruct import ReconstructConfig
 
-    overrides = {k: v for k, v in (("window", args.window), ("iterations", args.iterations),
-                                   ("fit_ankle", args.fit_ankle)) if v is not None}
-    if "window" in overrides:
-        overrides["overlap"] = min(ReconstructConfig.overlap, max(0, args.window // 4))
-    cfg = EvalConfig(dataset=args.dataset, root=str(args.root), subjects=tuple(args.subjects),
-                     cameras=tuple(args.cameras), actions=tuple(args.actions), split=args.split,
-                     keypoints=args.keypoints, fps=args.fps, max_frames=args.max_frames,
-                     max_sequences=args.max_sequences, seed=args.seed,
-                     foot_contact_height=tuple(args.contact_height), optimizers=tuple(args.optimizer),
-                     reconstruct=dataclasses.replace(ReconstructConfig(), **overrides))
+    from .options import config_from_args
+
+    cfg = config_from_args(EvalConfig, args, EVAL_OPTIONS, dataset=args.dataset, root=str(args.root),
+                           subjects=tuple(args.subjects), cameras=tuple(args.cameras), actions=tuple(args.actions),
+                           split=args.split, keypoints=args.keypoints, fps=args.fps, max_frames=args.max_frames,
+                           max_sequences=args.max_sequences, seed=args.seed, compare=tuple(args.compare))
     use_ray = args.workers > 0 or args.ray_address
     runner = RayRunner(max(1, args.workers), args.ray_address, args.retries) if use_ray else SequentialRunner()
     summary = run_evaluation(cfg, args.output, runner)

@@ -10,53 +10,43 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+#: the configuration fields that are flags of ``reconstruct`` and ``demo`` (paths in PipelineConfig)
+PIPELINE_OPTIONS = (("optimizer", "optimizer"), ("optimizer", "device"), ("optimizer", "steps"),
+                    ("optimizer", "lr"), ("optimizer", "step_scale"), ("physics", "windows", "window"),
+                    ("physics", "windows", "overlap"), ("physics", "windows", "max_deviation"),
+                    ("physics", "simulation", "substeps"), ("physics", "simulation", "threads"),
+                    ("physics", "fit_ankle"), ("person",), ("overlay",), ("smpl_model",))
+#: the flags of ``reconstruct`` alone
+INPUT_OPTIONS = (("start",), ("end",), ("height",), ("focal",), ("calibration",))
+
 
 def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
-    """Flags shared by ``reconstruct`` and ``demo``; each maps to one PipelineConfig field."""
+    """Flags shared by ``reconstruct`` and ``demo``; each maps to one configuration field."""
+    from .options import add_options
+    from .pipeline import PipelineConfig
+
     parser.add_argument("-o", "--out", type=Path, default=None, help="output folder (default: out/<video name>)")
-    parser.add_argument("--optimizer", default="optimus",
-                        help="physics optimizer: optimus, lbfgs, adam, adafac_mlp, ... (phymo.optimizer registry)")
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
-                        help="where the learned optimizer runs (auto: CUDA when present)")
-    parser.add_argument("--iterations", type=int, default=None, help="optimizer iterations per physics window")
-    parser.add_argument("--window", type=int, default=None, help="frames per physics window")
-    parser.add_argument("--fit-ankle", action=argparse.BooleanOptionalAction, default=None,
-                        help="pitch the foot boxes to the estimate's standing ankle height (default: on; see "
-                             "ReconstructConfig.fit_ankle)")
-    parser.add_argument("--person", default=None,
-                        help="whom to follow where several people are seen: N (0 is the leftmost in the first frame "
-                             "where several are seen) or a point X,Y in pixels (default: the most prominent)")
-    parser.add_argument("--no-overlay", dest="overlay", action="store_false", help="skip overlay.mp4")
-    parser.add_argument("--smpl-model", default=None, help="folder with your SMPL model files: also export SMPL")
+    add_options(parser, PipelineConfig, PIPELINE_OPTIONS)
     parser.add_argument("--resume", action="store_true", help="reuse finished stages and windows in OUT")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from .options import add_options
+    from .pipeline import PipelineConfig
+
     parser.add_argument("video", type=Path, nargs="?", help="input video (optional with --keypoints)")
     parser.add_argument("--keypoints", type=Path, default=None,
                         help="keypoints made elsewhere (phymo .npz, OpenPose folder, COCO .json, .csv)")
-    parser.add_argument("--start", type=float, default=0.0, help="start time, seconds")
-    parser.add_argument("--end", type=float, default=None, help="end time, seconds (default: end of video)")
-    parser.add_argument("--height", type=float, default=None, help="the person's height, metres")
-    parser.add_argument("--focal", type=float, default=None, help="focal length, pixels")
-    parser.add_argument("--calibration", default=None, help="camera calibration TOML (Pose2Sim/Sports2D)")
+    add_options(parser, PipelineConfig, INPUT_OPTIONS)
     add_pipeline_arguments(parser)
 
 
-def pipeline_config(args: argparse.Namespace, **overrides):
-    """The PipelineConfig the flags describe (unset physics flags keep the physics defaults)."""
-    import dataclasses
-
+def pipeline_config(args: argparse.Namespace, options=PIPELINE_OPTIONS, **fixed):
+    """The PipelineConfig the flags describe; a value that cannot work fails here, before any work."""
+    from .options import config_from_args
     from .pipeline import PipelineConfig
 
-    base = PipelineConfig()
-    physics = dataclasses.replace(base.physics, **{k: v for k, v in (("iterations", args.iterations),
-                                                                     ("window", args.window),
-                                                                     ("fit_ankle", args.fit_ankle))
-                                                   if v is not None})
-    fields = {"optimizer": args.optimizer, "device": args.device, "overlay": args.overlay, "person": args.person,
-              "smpl_model": args.smpl_model, "physics": physics, **overrides}
-    return dataclasses.replace(base, **fields)
+    return config_from_args(PipelineConfig, args, options, **fixed)
 
 
 def print_summary(report: dict, out: Path) -> None:
@@ -81,9 +71,20 @@ def print_summary(report: dict, out: Path) -> None:
              if cov["left_out_leading"] or cov["left_out_trailing"] else ""))
     print("  stage times: " + ", ".join(f"{k} {v:.1f} s" for k, v in t.items()) +
           f" ({report['compute_s_per_video_s']:.1f} s of computing per second of video)")
-    print(f"  foot skating {kin['foot_skating']:.1%} (kinematic) -> {phys['foot_skating']:.1%} (physics); "
-          f"penetration {phys['penetration_mm']:.1f} mm; fallback windows {report['fallback_windows']} of "
-          f"{len(report['windows'])}")
+    print(f"  foot skating {kin['foot_skating']:.1%} (kinematic) -> {phys['foot_skating']:.1%} (physics); floating "
+          f"{kin['floating_mm']:.0f} -> {phys['floating_mm']:.0f} mm; penetration {kin['penetration_mm']:.1f} -> "
+          f"{phys['penetration_mm']:.1f} mm")
+    if phys.get("residual_force_n") is not None:
+        print(f"  residual root force (hand of God): mean {phys['residual_force_n']:.0f} N "
+              f"({phys['residual_share']:.0%} of body weight), 95th percentile {phys['residual_force_p95_n']:.0f} N "
+              f"({phys['residual_p95_share']:.0%})")
+    windows = report["windows"]
+    resolved = [w for w in windows if w["status"] == "re-solved"]
+    fell = [w for w in windows if w["status"] == "fell back"]
+    print(f"  physics windows: {len(windows) - len(resolved) - len(fell)} optimized, {len(resolved)} re-solved, "
+          f"{len(fell)} fell back to the kinematic estimate")
+    for w in fell:
+        print(f"    fell back: frames {w['start']}-{w['stop'] - 1} (segment {w['segment'] + 1}): {w['reason']}")
     print("  outputs: " + ", ".join(report["files"]))
 
 
@@ -98,8 +99,7 @@ def run(args: argparse.Namespace) -> int:
         from phymo.data.errors import require_file
 
         require_file(args.video)
-    config = pipeline_config(args, start_s=args.start, end_s=args.end, height_m=args.height, focal_px=args.focal,
-                             calibration=args.calibration)
+    config = pipeline_config(args, PIPELINE_OPTIONS + INPUT_OPTIONS)
     out = args.out or Path("out") / (args.video or args.keypoints).stem
     report = run_pipeline(out, config, video=args.video, keypoints=args.keypoints, resume=args.resume)
     print_summary(report, out)

@@ -69,10 +69,10 @@ def write_demo_input(folder: Path, duration_s: float = 3.0, fps: float = DEMO_FP
 def truth_errors(out: Path, duration_s: float = 3.0, fps: float = DEMO_FPS) -> dict:
     """PA-MPJPE (mm) of the run's kinematic and physics motions against the synthesized walk, and the
     walk's own foot skating (the floor of the plausibility figure); written to ``out/truth.json``."""
-    from .outputs import plausibility
+    from phymo.data.metrics import plausibility
 
     truth, _ = demo_scene(duration_s, fps)
-    scores = {"truth_foot_skating": plausibility(truth)[0]["foot_skating"]}
+    scores = {"truth_foot_skating": plausibility(truth.positions(), fps, truth.skeleton.names).foot_skating}
     for stem in ("kinematic", "motion"):
         with np.load(out / f"{stem}.npz", allow_pickle=False) as z:
             positions, frames, names = z["positions"], z["frame_index"], [str(n) for n in z["joint_names"]]

@@ -27,7 +27,8 @@ from phymo.data.errors import DataFormatError, PhymoError
 from phymo.data.observations import Observations
 from phymo.data.skeleton import CANONICAL
 from phymo.data.synthetic import SyntheticConfig, synthesize_observations
-from phymo.physics.reconstruct import ReconstructConfig
+from phymo.optimizer import OptimizerConfig
+from phymo.physics import ReconstructConfig
 
 
 @dataclass(frozen=True)
@@ -44,11 +45,8 @@ class EvalConfig:
         max_frames: keep the first ``max_frames`` frames of each sequence (None: all).
         max_sequences: evaluate the first ``max_sequences`` sequences (None: all).
         seed: base seed; each sequence's seed is derived from it and the sequence id.
-        optimizers: optimizer names; the first reconstructs, all are compared when more than one.
-        foot_contact_height: contact thresholds above the ground for ankles and toes, metres (retargeted
-            mocap stands with ankles ~0.075 m and toes ~0 m above the ground; looser thresholds count a
-            lifting heel as a sliding contact, so even ground-truth walking would "skate").
-        skate_speed: horizontal speed above which a contact foot slides, m/s.
+        optimizer: how the reconstruction optimizes its windows (default: as ``phymo reconstruct`` does).
+        compare: optimizer names run on the same windows of every sequence and compared (empty: none).
     """
 
     dataset: str
@@ -62,9 +60,8 @@ class EvalConfig:
     max_frames: int | None = None
     max_sequences: int | None = None
     seed: int = 0
-    optimizers: tuple[str, ...] = ("adam",)
-    foot_contact_height: tuple[float, float] = (0.09, 0.03)
-    skate_speed: float = 0.2
+    optimizer: OptimizerConfig = OptimizerConfig()
+    compare: tuple[str, ...] = ()
     synthetic: SyntheticConfig = SyntheticConfig()
     reconstruct: ReconstructConfig = ReconstructConfig()
 
@@ -73,8 +70,6 @@ class EvalConfig:
             raise PhymoError(f"unknown dataset {self.dataset!r}; choose one of {sorted(DATASETS)}")
         if self.max_frames is not None and self.max_frames < 3:
             raise PhymoError(f"--max-frames must be at least 3 (acceleration needs 3 frames), got {self.max_frames}")
-        if not self.optimizers:
-            raise PhymoError("name at least one optimizer")
 
 
 @dataclass(frozen=True)

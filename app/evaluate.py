@@ -35,15 +35,16 @@ from phymo.app.eval_datasets import (  # noqa: F401 - re-exported: the evaluatio
 )
 from phymo.data import metrics
 from phymo.data.export import atomic_write_bytes, atomic_write_json
-from phymo.data.skeleton import CANONICAL, FOOT_JOINTS
-from phymo.physics.reconstruct import ReconstructConfig
+from phymo.data.skeleton import CANONICAL
 
 log = logging.getLogger(__name__)
 
-#: Summary metric keys: mm (position errors; accel in mm/frame^2; penetration mean depth), px (2D), share.
-METRICS = ("mpjpe", "pa_mpjpe", "mpjpe_g", "mpjpe_2d", "accel_error", "foot_skating", "penetration")
-#: Physics-only per-sequence numbers kept in the records and summed/averaged in the summary.
-PHYSICS_EXTRAS = ("residual_force", "iterations", "evaluations", "wall_s", "fallback_windows")
+#: Summary metric keys: mm (position errors; accel in mm/frame^2), px (2D), share (foot skating), and the
+#: plausibility figures of :class:`phymo.data.metrics.Plausibility` under the names it gives them.
+METRICS = ("mpjpe", "pa_mpjpe", "mpjpe_g", "mpjpe_2d", "accel_error", "foot_skating", "floating_mm", "penetration_mm")
+#: Physics-only per-sequence numbers kept in the records and averaged over sequences in the summary.
+PHYSICS_EXTRAS = ("residual_force_n", "residual_force_p95_n", "residual_share", "steps", "evaluations", "wall_s",
+                  "resolved_windows", "fallback_windows")
 KINDS = ("kinematic", "physics")
 
 #: Published Human3.6M numbers (mm) to read beside an ``h36m`` evaluation's (protocol on S9 and S11 unless
@@ -57,49 +58,14 @@ PUBLISHED_H36M = {
 }
 
 
-# ---- optimizers -----------------------------------------------------------------------------------
-
-def optimizer_factory(name: str, config: ReconstructConfig):
-    """A factory ``tensor -> Optimizer`` for registry name ``name``, with the reconstruction's step
-    settings, so that the evaluation optimizes exactly as ``phymo reconstruct`` does."""
-    from phymo.optimizer.registry import optimizer_factory as registry_factory
-
-    return registry_factory(name, lr=config.lr, step_scale=config.learned_step_scale)
-
-
-class _Trace:
-    """Wraps an optimizer factory; records ``(window, evaluation, loss, seconds)`` per loss evaluation."""
-
-    def __init__(self, factory) -> None:
-        self.factory, self.events, self.steps, self.window = factory, [], 0, -1
-
-    def __call__(self, x):
-        self.window += 1
-        return _TracedOptimizer(self.factory(x), self, self.window, time.perf_counter())
-
-
-class _TracedOptimizer:
-    def __init__(self, inner, trace: _Trace, window: int, t0: float) -> None:
-        self.inner, self.trace, self.window, self.t0, self.count = inner, trace, window, t0, 0
-
-    def step(self, closure):
-        def traced():
-            loss = closure()
-            self.trace.events.append((self.window, self.count, float(loss.detach()), time.perf_counter() - self.t0))
-            self.count += 1
-            return loss
-
-        self.trace.steps += 1
-        return self.inner.step(traced)
-
-
 # ---- one sequence ---------------------------------------------------------------------------------
 
-def score(pred: np.ndarray, sample: Sample, cfg: EvalConfig) -> tuple[dict[str, float], dict[str, list[float]]]:
-    """Metrics of world positions ``pred (T, J, 3)`` against the sample's ground truth.
+def score(pred: np.ndarray, sample: Sample, plausibility: dict) -> tuple[dict[str, float], dict[str, list[float]]]:
+    """Metrics of world positions ``pred (T, J, 3)`` against the sample's ground truth, with ``plausibility``
+    (:func:`phymo.data.metrics.plausibility` as a dict) of the whole motion.
 
-    Returns sequence values (see :data:`METRICS` for units) and per-frame values of the four
-    per-frame metrics (pooled per action in the summary).
+    Returns sequence values (see :data:`METRICS` for units) and per-frame values of the four per-frame
+    metrics (pooled per action in the summary).
     """
     j = sample.joints
     p, g = pred[:, j], sample.gt[:, j]
@@ -107,82 +73,87 @@ def score(pred: np.ndarray, sample: Sample, cfg: EvalConfig) -> tuple[dict[str, 
     per_frame = {"mpjpe": metrics.mpjpe(p, g, per_frame=True) * 1000,
                  "pa_mpjpe": metrics.pa_mpjpe(p, g, per_frame=True) * 1000,
                  "mpjpe_g": metrics.mpjpe_global(p, g, per_frame=True) * 1000,
-                 "mpjpe_2d": np.linalg.norm(cam.project(p) - cam.project(g), axis=-1).mean(axis=-1)}
+                 "mpjpe_2d": metrics.reprojection_error_px(cam.project(p), cam.project(g), per_frame=True)}
     values = {k: float(v.mean()) for k, v in per_frame.items()}
     values["accel_error"] = metrics.acceleration_error(p, g) * 1000
-    values.update(plausibility(pred, sample.obs.fps, cfg))
+    values.update(plausibility)
     return values, {k: v.tolist() for k, v in per_frame.items()}
 
 
-def plausibility(pred: np.ndarray, fps: float, cfg: EvalConfig) -> dict[str, float]:
-    """Foot skating (share of frame transitions) and penetration (mean depth, mm) of ``pred (T, J, 3)``."""
-    feet = [CANONICAL.index(f) for f in FOOT_JOINTS]
-    heights = [cfg.foot_contact_height[0 if "ankle" in f else 1] for f in FOOT_JOINTS]
-    return {"foot_skating": metrics.foot_skating(pred, fps, feet, heights, cfg.skate_speed).skating_ratio,
-            "penetration": metrics.penetration(pred).mean_depth * 1000}
+def _plausibility(positions: np.ndarray, fps: float, rec=None, residual: bool = False) -> dict:
+    """:func:`phymo.data.metrics.plausibility` of canonical positions, with the physics body's standing heights
+    and (``residual``) its residual force when ``rec`` is given."""
+    kw = {} if rec is None else {"standing_heights": rec.standing_heights, "body_weight_n": rec.body_weight_n,
+                                 "residual_force": rec.residual_force if residual else None}
+    return dataclasses.asdict(metrics.plausibility(positions, fps, CANONICAL.names, **kw))
 
 
-def _body(obs, rc: ReconstructConfig):
-    """The humanoid :func:`phymo.physics.reconstruct.reconstruct` would build (built here to read its gears)."""
-    from phymo.physics.reconstruct import fitted_body
+def _solver(optimizer, name: str | None = None):
+    """The window solver of :class:`~phymo.optimizer.OptimizerConfig` ``optimizer`` (with optimizer ``name``)."""
+    from phymo.optimizer import window_solver
 
-    return fitted_body(obs.kinematic, rc.body, rc.fit_ankle)
+    return window_solver(optimizer if name is None else dataclasses.replace(optimizer, optimizer=name), "cpu")
 
 
-def _physics(sample: Sample, cfg: EvalConfig, name: str, cache: Path | None, reconstruct_fn):
-    """Reconstruct with optimizer ``name``: the physics positions ``(T, J, 3)`` and its physics extras."""
-    rc = cfg.reconstruct
-    body = _body(sample.obs, rc)
-    trace = _Trace(optimizer_factory(name, rc))
+def _physics(sample: Sample, cfg: EvalConfig, cache: Path | None, reconstruct_fn):
+    """Reconstruct with the configured optimizer: the result and its physics extras."""
     t0 = time.perf_counter()
-    rec = reconstruct_fn(sample.obs, rc, optimizer=trace, cache_dir=cache, body=body)
-    extras = {"wall_s": time.perf_counter() - t0, "iterations": trace.steps, "evaluations": len(trace.events),
-              "fallback_windows": sum(bool(w["fallback"]) for w in rec.windows),
-              "residual_force": float(np.nanmean(rec.residual_force)) if np.isfinite(rec.residual_force).any()
-              else float("nan")}
-    return rec.motion.positions(), extras, trace
+    rec = reconstruct_fn(sample.obs, cfg.reconstruct, _solver(cfg.optimizer), cache_dir=cache)
+    extras = {"wall_s": time.perf_counter() - t0, "steps": sum(w.steps for w in rec.windows),
+              "evaluations": sum(len(w.trace) for w in rec.windows),
+              "resolved_windows": sum(w.status.value == "re-solved" for w in rec.windows),
+              "fallback_windows": sum(w.fell_back for w in rec.windows)}
+    return rec, extras
 
 
 def evaluate_sequence(spec: SequenceSpec, cfg: EvalConfig, cache_root: str | None = None,
                       reconstruct_fn=None) -> dict:
     """Evaluate one sequence: the record written to ``sequences.jsonl`` (raises on failure).
 
-    ``reconstruct_fn`` defaults to :func:`phymo.physics.reconstruct.reconstruct` (tests inject others).
-    With several optimizers the first one's result is scored, and all of them are run on the same
-    independent windows (:func:`compare_on_windows`) and traced under ``optimizers``.
+    ``reconstruct_fn`` defaults to :func:`phymo.physics.reconstruct` (tests inject others). With
+    ``cfg.compare`` the named optimizers also run on the same windows (:func:`compare_on_windows`), traced
+    under ``optimizers``.
     """
     if reconstruct_fn is None:
-        from phymo.physics.reconstruct import reconstruct as reconstruct_fn
+        from phymo.physics import reconstruct as reconstruct_fn
     t0 = time.perf_counter()
     sample = DATASETS[cfg.dataset][1](spec, cfg)
+    fps = sample.obs.fps
     rec = {"id": spec.id, "action": spec.action, "status": "ok", "num_frames": sample.obs.num_frames,
-           "fps": sample.obs.fps, "per_frame": {}}
-    rec["kinematic"], rec["per_frame"]["kinematic"] = score(sample.obs.kinematic_positions(), sample, cfg)
-    rec["ground_truth"] = plausibility(sample.gt, sample.obs.fps, cfg)  # reference for the plausibility metrics
-    name = cfg.optimizers[0]
-    cache = None if cache_root is None else Path(cache_root) / _safe(spec.id) / name
-    pos, extras, _ = _physics(sample, cfg, name, cache, reconstruct_fn)
-    rec["physics"], rec["per_frame"]["physics"] = score(pos, sample, cfg)
+           "fps": fps, "per_frame": {}}
+    cache = None if cache_root is None else Path(cache_root) / _safe(spec.id) / cfg.optimizer.optimizer
+    result, extras = _physics(sample, cfg, cache, reconstruct_fn)
+    rec["kinematic"], rec["per_frame"]["kinematic"] = score(
+        sample.obs.kinematic_positions(), sample, _plausibility(sample.obs.kinematic_positions(), fps, result))
+    rec["ground_truth"] = _plausibility(sample.gt, fps, result)  # reference for the plausibility metrics
+    pos = result.motion.positions()
+    rec["physics"], rec["per_frame"]["physics"] = score(pos, sample, _plausibility(pos, fps, result, residual=True))
     rec["physics"].update(extras)
-    if len(cfg.optimizers) > 1:
-        rec["optimizers"] = {n: compare_on_windows(sample.obs, cfg.reconstruct, n) for n in cfg.optimizers}
+    if cfg.compare:
+        rec["optimizers"] = {n: compare_on_windows(sample.obs, cfg.reconstruct, cfg.optimizer, n) for n in cfg.compare}
     rec["total_s"] = time.perf_counter() - t0
     return rec
 
 
-def compare_on_windows(obs, rc: ReconstructConfig, name: str) -> dict:
-    """Optimizer ``name`` on every window of the sequence, each started from the kinematic state.
+def compare_on_windows(obs, reconstruct_config, optimizer, name: str) -> dict:
+    """Optimizer ``name`` (with the step budget and sizes of :class:`~phymo.optimizer.OptimizerConfig`
+    ``optimizer``) on every window of the sequence, each built by the reconstruction's window builder
+    (:meth:`phymo.physics.PreparedSequence.window`) from the reference's state, so every optimizer sees the
+    very same problems. Returns the steps, seconds and ``(window, evaluation, loss, seconds)`` events."""
+    from phymo.physics import prepare, solve_window, window_starts
 
-    Windows do not warm-start from the previous window's result here, so every optimizer sees the very
-    same problems. Returns the iteration count, seconds and ``(window, evaluation, loss, seconds)`` events.
-    """
-    from phymo.physics.reconstruct import reconstruct_window, window_starts
-
-    body, trace = _body(obs, rc), _Trace(optimizer_factory(name, rc))
-    t0 = time.perf_counter()
-    for s in window_starts(obs.num_frames, rc.window, rc.overlap):
-        reconstruct_window(body, obs.slice(s, min(s + rc.window, obs.num_frames)), rc, None, None, trace)
-    return {"iterations": trace.steps, "wall_s": time.perf_counter() - t0, "events": trace.events}
+    seq, solver = prepare(obs, reconstruct_config), _solver(optimizer, name)
+    w = reconstruct_config.windows
+    events, steps, t0 = [], 0, time.perf_counter()
+    for k, s in enumerate(window_starts(obs.num_frames, w.window, w.overlap)):
+        problem = seq.window(s, min(s + w.window, obs.num_frames))
+        try:
+            sol = solve_window(problem, solver)
+        finally:
+            problem.close()
+        steps += sol.steps
+        events += [(k, t.evaluation - 1, t.loss, t.seconds) for t in sol.trace]
+    return {"iterations": steps, "wall_s": time.perf_counter() - t0, "events": events}
 
 
 def _safe(seq_id: str) -> str:
@@ -308,7 +279,7 @@ def run_evaluation(cfg: EvalConfig, out: str | Path, runner=None, job_fn=None) -
     if cfg.dataset == "h36m":
         summary["published"] = PUBLISHED_H36M
         text += "\n" + format_published(summary)
-    if len(cfg.optimizers) > 1:
+    if cfg.compare:
         summary["optimizers"] = compare_optimizers(records)
         atomic_write_json(out / "optimizers.json", summary["optimizers"])
         text += "\n" + format_comparison(summary["optimizers"])
@@ -365,7 +336,7 @@ def summarize(records: Iterable[dict]) -> dict:
         summary[kind]["per_action"] = per_action
     frames = sum(r["num_frames"] for r in ok)
     summary["ground_truth"] = {m: sum(r["ground_truth"][m] * r["num_frames"] for r in ok if "ground_truth" in r)
-                               / max(frames, 1) for m in ("foot_skating", "penetration")}
+                               / max(frames, 1) for m in ("foot_skating", "floating_mm", "penetration_mm")}
     for m in PHYSICS_EXTRAS:
         vals = [r["physics"][m] for r in ok if m in r["physics"] and np.isfinite(r["physics"][m])]
         summary["physics"][m] = float(np.mean(vals)) if vals else float("nan")
@@ -377,8 +348,9 @@ def summarize(records: Iterable[dict]) -> dict:
 def format_markdown(summary: dict) -> str:
     """Per-action and overall table, kinematic and physics side by side, then the failures."""
     head = "| action | " + " | ".join(f"{m} kin | {m} phys" for m in METRICS) + " |"
-    lines = ["Units: mm (mpjpe, pa_mpjpe, mpjpe_g, penetration), px (mpjpe_2d), mm/frame^2 (accel_error), "
-             "share of frames (foot_skating).", "", head, "|" + "---|" * (1 + 2 * len(METRICS))]
+    lines = ["Units: mm (mpjpe, pa_mpjpe, mpjpe_g, floating_mm, penetration_mm), px (mpjpe_2d), mm/frame^2 "
+             "(accel_error), share of frame transitions (foot_skating).", "", head,
+             "|" + "---|" * (1 + 2 * len(METRICS))]
     kin, phy = summary["kinematic"], summary["physics"]
     for a in kin["per_action"]:
         cells = [f"{kin['per_action'][a][m]:.1f} | {phy['per_action'][a][m]:.1f}" if "skating" not in m else
@@ -390,8 +362,8 @@ def format_markdown(summary: dict) -> str:
         lines.append("| **all** | " + " | ".join(cells) + " |")
     gt = summary.get("ground_truth", {})
     if gt:
-        lines += ["", f"Ground truth itself: foot_skating {gt['foot_skating']:.3f}, "
-                  f"penetration {gt['penetration']:.1f} mm"]
+        lines += ["", f"Ground truth itself: foot_skating {gt['foot_skating']:.3f}, floating "
+                  f"{gt['floating_mm']:.1f} mm, penetration {gt['penetration_mm']:.1f} mm"]
     lines += ["", "Physics: " + ", ".join(f"{m} {phy[m]:.4g}" for m in PHYSICS_EXTRAS) + " (means per sequence)",
               f"Sequences: {summary['count']['ok']} ok, {summary['count']['failed']} failed"]
     lines += [f"- FAILED {f['id']}: {f['error']}" for f in summary["failed"]]

@@ -9,22 +9,21 @@ The overlay and the plots cover the whole clip.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from phymo.data import FOOT_JOINTS, Motion, Observations
+from phymo.data import FOOT_JOINTS, Motion, Observations, metrics
 from phymo.data.bvh import write_bvh
 from phymo.data.export import motion_arrays, save_json, save_npz
-from phymo.data.metrics import foot_skating, jitter, penetration
+from phymo.data.metrics import FOOT_CONTACT
+from phymo.physics import Reconstruction, WindowRecord, WindowStatus
 
 from .overlay import OverlayBody, write_overlay_video
 from .plots import SegmentSeries, WindowTrace, loss_figure, plausibility_figure, save
-
-#: per foot joint (ankles, toes): height above the ground under which it counts as in contact, metres
-CONTACT_HEIGHTS = {"left_ankle": 0.12, "right_ankle": 0.12, "left_toe": 0.05, "right_toe": 0.05}
 
 
 @dataclass
@@ -32,7 +31,7 @@ class Segment:
     """One reconstructed segment: its observations (with the kinematic estimate) and physics result."""
 
     obs: Observations
-    rec: object  # phymo.physics.Reconstruction
+    rec: Reconstruction
 
     @property
     def frame_index(self) -> np.ndarray:
@@ -40,50 +39,34 @@ class Segment:
         return np.asarray(self.obs.meta["frame_indices"], dtype=np.int64)
 
 
-def _feet(motion: Motion) -> tuple[list[int], list[float]]:
-    return [motion.skeleton.index(n) for n in FOOT_JOINTS], [CONTACT_HEIGHTS[n] for n in FOOT_JOINTS]
-
-
 def contacts(motion: Motion) -> np.ndarray:
-    """``(T, 4)`` booleans: each foot joint (FOOT_JOINTS order) within its contact height of the ground."""
-    feet, heights = _feet(motion)
-    return motion.positions()[:, feet, 2] < np.array(heights)
+    """``(T, 4)`` booleans: each foot joint (FOOT_JOINTS order) in contact (:data:`FOOT_CONTACT`)."""
+    feet = [motion.skeleton.index(n) for n in FOOT_JOINTS]
+    return FOOT_CONTACT.in_contact(motion.positions()[:, feet], FOOT_JOINTS)
 
 
-def plausibility(motion: Motion) -> tuple[dict, dict[str, np.ndarray]]:
-    """Summary plausibility metrics of a motion, and the per-frame series plotted (:func:`per_frame`)."""
-    pos = motion.positions()
-    feet, heights = _feet(motion)
-    sk = foot_skating(pos, motion.fps, feet, contact_height=heights)
-    pen = penetration(pos)
-    summary = {"foot_skating": sk.skating_ratio, "foot_slide_mps": sk.mean_slide_speed,
-               "contact_share": sk.contact_ratio, "penetration_mm": pen.mean_depth * 1000,
-               "penetration_max_mm": pen.max_depth * 1000, "jitter_mps2": jitter(pos, motion.fps)}
-    return summary, per_frame(motion)
-
-
-def per_frame(motion: Motion) -> dict[str, np.ndarray]:
-    """Per-frame ``(T,)`` series with the definitions of :mod:`phymo.data.metrics`, applied frame by frame:
-    the slide of the feet in contact (mean horizontal speed of the foot joints in contact in this frame
-    and the one before, m/s; NaN when none is: a swinging foot is not sliding) and the penetration (mm)."""
-    pos = motion.positions()
-    feet, heights = _feet(motion)
-    slide = np.full(len(pos), np.nan)
-    for t in range(1, len(pos)):
-        sk = foot_skating(pos[t - 1:t + 1], motion.fps, feet, contact_height=heights)
-        slide[t] = sk.mean_slide_speed if sk.contact_ratio > 0 else np.nan
-    depth = np.array([penetration(pos[t:t + 1]).max_depth for t in range(len(pos))]) * 1000
-    return {"slide of feet in contact (m/s)": slide, "penetration (mm)": depth}
+def plausibility(motion: Motion, rec: Reconstruction, residual: bool) -> tuple[dict, dict[str, np.ndarray]]:
+    """The :func:`phymo.data.metrics.plausibility` of a motion of segment result ``rec`` (its body's standing
+    heights; with ``residual`` its residual force against the body weight) and the per-frame series plotted."""
+    pos, names = motion.positions(), motion.skeleton.names
+    summary = metrics.plausibility(pos, motion.fps, names, standing_heights=rec.standing_heights,
+                                   residual_force=rec.residual_force if residual else None,
+                                   body_weight_n=rec.body_weight_n)
+    series = metrics.plausibility_per_frame(pos, motion.fps, names, standing_heights=rec.standing_heights)
+    return dataclasses.asdict(summary), series
 
 
 def combine(summaries: Sequence[dict], frames: Sequence[int]) -> dict:
-    """Segment summaries as one: frame-weighted means, maxima for ``*_max_*`` (None where all are None)."""
+    """Segment summaries as one: frame-weighted means, maxima for ``*_max_*`` and ``*_p95*`` (None where all
+    are None); one segment's summary is returned as it is."""
+    if len(summaries) == 1:
+        return dict(summaries[0])
     out = {}
     for key in summaries[0]:
         values = [(s[key], n) for s, n in zip(summaries, frames, strict=True) if s[key] is not None]
         if not values:
             out[key] = None
-        elif "_max_" in key:
+        elif "_max_" in key or "_p95" in key:
             out[key] = max(v for v, _ in values)
         else:
             out[key] = float(sum(v * n for v, n in values) / sum(n for _, n in values))
@@ -107,9 +90,18 @@ def _window_traces(segments: Sequence[Segment]) -> list[WindowTrace]:
     for s in segments:
         fi = s.frame_index
         for w in s.rec.windows:
-            traces.append(WindowTrace(int(fi[w["start"]]), int(fi[w["stop"] - 1]) + 1, int(fi[w["used_from"]]),
-                                      int(fi[w["used_to"] - 1]) + 1, w["fallback"], w.get("loss_history", ())))
+            traces.append(WindowTrace(int(fi[w.start]), int(fi[w.stop - 1]) + 1, int(fi[w.used_from]),
+                                      int(fi[w.used_to - 1]) + 1, w.reason if w.fell_back else "",
+                                      [t.loss for t in w.trace]))
     return traces
+
+
+def window_report(w: WindowRecord, segment: int) -> dict:
+    """A window's entry in ``report.json``: frames solved and used, what became of it and why, its loss, and
+    the optimizer steps and loss-and-gradient evaluations spent on the attempt kept."""
+    return {"segment": segment, "start": w.start, "stop": w.stop, "used_from": w.used_from, "used_to": w.used_to,
+            "status": w.status.value, "reason": w.reason, "loss": w.loss, "steps": w.steps,
+            "evaluations": len(w.trace), "cached": w.cached}
 
 
 def write_segment(folder: Path, k: int, count: int, seg: Segment, smpl_model: str | None) -> dict:
@@ -122,7 +114,7 @@ def write_segment(folder: Path, k: int, count: int, seg: Segment, smpl_model: st
              "kinematic": export_motion(folder, f"kinematic{suffix}", obs.kinematic, obs)}
     entry = {"input_frames": [int(seg.frame_index[0]), int(seg.frame_index[-1])], "frames": obs.num_frames,
              "files": files, "kinematic_reprojection_px": obs.meta.get("kinematic_reprojection_px"),
-             "camera": obs.meta.get("camera_source"), "fallback_windows": sum(1 for w in rec.windows if w["fallback"])}
+             "camera": obs.meta.get("camera_source"), "fallback_windows": sum(w.fell_back for w in rec.windows)}
     if smpl_model is not None:
         from phymo.data.smpl import fit_smpl, smpl_arrays
 
@@ -143,10 +135,8 @@ def write_outputs(folder: Path, segments: Sequence[Segment], optimizer: str, smp
     summaries = {"physics": [], "kinematic": []}
     series = []
     for s in segments:
-        phys, phys_series = plausibility(s.rec.motion)
-        simulated = s.rec.residual_force[np.isfinite(s.rec.residual_force)]  # NaN on frames that fell back
-        phys["residual_force_n"] = float(simulated.mean()) if simulated.size else None
-        kin, kin_series = plausibility(s.obs.kinematic)
+        phys, phys_series = plausibility(s.rec.motion, s.rec, residual=True)
+        kin, kin_series = plausibility(s.obs.kinematic, s.rec, residual=False)
         summaries["physics"].append(phys)
         summaries["kinematic"].append(kin)
         if np.nanmax(np.abs(s.rec.residual_force), initial=0.0) > 0:
@@ -161,8 +151,7 @@ def write_outputs(folder: Path, segments: Sequence[Segment], optimizer: str, smp
                               contacts(s.rec.motion), tuple(s.rec.motion.skeleton.index(n) for n in FOOT_JOINTS))
                   for s in segments]
         write_overlay_video(folder / "overlay.mp4", overlay(), bodies, fps, *size)
-    windows = [{k: v for k, v in w.items() if k != "loss_history"} | {"segment": k,
-               "iterations": len(w.get("loss_history", ()))} for k, s in enumerate(segments) for w in s.rec.windows]
+    windows = [window_report(w, k) for k, s in enumerate(segments) for w in s.rec.windows]
     return {"segments": entries, "plots": plots, "windows": windows,
-            "fallback_windows": sum(1 for w in windows if w["fallback"]),
+            "fallback_windows": sum(w["status"] == WindowStatus.FELL_BACK.value for w in windows),
             "plausibility": {kind: combine(v, frames) for kind, v in summaries.items()}}

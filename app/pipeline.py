@@ -21,8 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from phymo.data.errors import PhymoError
+from phymo.data.errors import ConfigError, PhymoError, check_range
 from phymo.data.export import SCHEMA_VERSION, atomic_write_json
+from phymo.optimizer import OptimizerConfig, resolve_device, window_solver
 from phymo.physics import ReconstructConfig
 
 from .outputs import Segment, write_outputs
@@ -33,65 +34,49 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class PipelineConfig:
-    """Everything ``phymo reconstruct`` needs besides its input and output paths (CLI flags map 1:1).
+    """Everything ``phymo reconstruct`` needs besides its input and output paths; the command line's flags map
+    one to one onto these fields and those of the nested configurations (:mod:`phymo.app.options`).
 
     Attributes:
-        optimizer: name in ``phymo.optimizer.registry.OPTIMIZERS`` used for the physics windows.
-        device: ``auto`` (CUDA when present), ``cpu`` or ``cuda``, for the learned optimizer's network.
-        start_s, end_s: the part of the video to reconstruct, seconds (end None: to the end).
-        height_m: the person's height, metres (None: estimated from the keypoints).
-        focal_px: focal length in pixels (None: from ``calibration`` or a field-of-view assumption).
+        start, end: the part of the video to reconstruct, seconds (end None: to the end).
+        height: the person's height, metres (None: estimated from the keypoints).
+        focal: focal length in pixels (None: from ``calibration`` or a field-of-view assumption).
         calibration: a camera calibration TOML file (Pose2Sim/Sports2D format).
         detector: keypoint backend name in ``phymo.pose.DETECTORS``.
         smpl_model: a folder with the user's SMPL model files; when set, SMPL parameters are exported.
         person: whom to follow where several people are seen: a number (0 is the leftmost person in the
             first frame where several are seen) or a point ``"X,Y"`` in pixels; None: the most prominent.
         overlay: render ``overlay.mp4``.
-        physics: windowing, simulation and loss settings.
+        optimizer: how the physics windows are optimized; physics: windowing, simulation and loss settings.
     """
 
-    optimizer: str = "optimus"
-    device: str = "auto"
-    start_s: float = 0.0
-    end_s: float | None = None
-    height_m: float | None = None
-    focal_px: float | None = None
-    calibration: str | None = None
+    start: float = field(default=0.0, metadata={"help": "start time, seconds"})
+    end: float | None = field(default=None, metadata={"help": "end time, seconds (default: end of video)"})
+    height: float | None = field(default=None, metadata={"help": "the person's height, metres"})
+    focal: float | None = field(default=None, metadata={"help": "focal length, pixels"})
+    calibration: str | None = field(default=None, metadata={"help": "camera calibration TOML (Pose2Sim/Sports2D)"})
     detector: str = "mediapipe"
-    smpl_model: str | None = None
-    person: str | None = None
-    overlay: bool = True
+    smpl_model: str | None = field(default=None, metadata={
+        "help": "folder with your SMPL model files: also export SMPL"})
+    person: str | None = field(default=None, metadata={
+        "help": "whom to follow where several people are seen: N (0 is the leftmost in the first frame where "
+                "several are seen) or a point X,Y in pixels (default: the most prominent)"})
+    overlay: bool = field(default=True, metadata={"help": "render overlay.mp4"})
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     physics: ReconstructConfig = field(default_factory=ReconstructConfig)
 
-    def validate(self) -> None:
-        if self.start_s < 0:
-            raise PhymoError(f"--start must be >= 0 seconds, got {self.start_s}")
-        if self.end_s is not None and self.end_s <= self.start_s:
-            raise PhymoError(f"--end ({self.end_s} s) must come after --start ({self.start_s} s)")
-        if self.height_m is not None and not 0.5 <= self.height_m <= 2.5:
-            raise PhymoError(f"--height must be a person's height in metres (0.5 to 2.5), got {self.height_m}")
-        if self.focal_px is not None and self.focal_px <= 0:
-            raise PhymoError(f"--focal must be positive pixels, got {self.focal_px}")
+    def __post_init__(self) -> None:
+        check_range("start", self.start, 0.0)
+        if self.end is not None and self.end <= self.start:
+            raise ConfigError(f"--end ({self.end} s) must come after --start ({self.start} s)")
+        if self.height is not None:
+            check_range("height", self.height, 0.5, 2.5, hint="a person's height in metres")
+        if self.focal is not None:
+            check_range("focal", self.focal, 0.0, strict_low=True, hint="pixels")
         if self.person is not None:
             from phymo.pose import PersonChoice
 
             PersonChoice.parse(self.person)
-        if self.device not in ("auto", "cpu", "cuda"):
-            raise PhymoError(f"--device must be auto, cpu or cuda, got {self.device!r}")
-        from phymo.optimizer.registry import canonical_name
-
-        canonical_name(self.optimizer)  # an unknown name fails here, before any work
-
-
-def resolve_device(name: str) -> str:
-    """``auto`` becomes ``cuda`` when torch sees a GPU, else ``cpu``; ``cuda`` without one is an error."""
-    import torch
-
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda" and not torch.cuda.is_available():
-        raise PhymoError("--device cuda was asked for but torch sees no CUDA device; use --device cpu or auto")
-    return name
 
 
 def run_pipeline(out: Path, config: PipelineConfig, video: Path | None = None, keypoints: Path | None = None,
@@ -111,21 +96,18 @@ def run_pipeline(out: Path, config: PipelineConfig, video: Path | None = None, k
         PhymoError: a user error; once a stage has started, the message names it and what ``--resume``
             would reuse. ``out`` then holds the cache of finished work and no outputs of this run.
     """
-    config.validate()
     if video is None and keypoints is None:
         raise PhymoError("give a video, or keypoints with --keypoints")
-    device = resolve_device(config.device)
+    device = resolve_device(config.optimizer.device)
     with OutputFolder(Path(out), resume) as folder:
         stages = Stages(folder.cache)
         kp = stages.run("keypoints", load_or_detect_keypoints, video, keypoints, config, folder.cache)
         plan, observations = stages.run("kinematic", _kinematic, kp, config, folder.cache)
 
-        from phymo.optimizer.registry import optimizer_factory
         from phymo.physics import reconstruct
 
-        make_optimizer = optimizer_factory(config.optimizer, device, lr=config.physics.lr,
-                                           step_scale=config.physics.learned_step_scale)
-        segments = [Segment(obs, stages.run("physics", reconstruct, obs, config.physics, make_optimizer,
+        solver = window_solver(config.optimizer, device)
+        segments = [Segment(obs, stages.run("physics", reconstruct, obs, config.physics, solver,
                                             folder.cache / "physics")) for obs in observations]
         report = {"schema_version": SCHEMA_VERSION, "input": _input_report(kp, video, keypoints),
                   "coverage": _coverage(kp, plan), "config": {**dataclasses.asdict(config), "resolved_device": device}}
@@ -133,7 +115,7 @@ def run_pipeline(out: Path, config: PipelineConfig, video: Path | None = None, k
         if config.overlay:
             step = int(np.diff(kp.frame_indices).min()) if kp.num_frames > 1 else 1
             overlay = functools.partial(_overlay_frames, video, kp.frame_indices, step, frames)
-        report |= stages.run("export", write_outputs, folder.staging, segments, config.optimizer, config.smpl_model,
+        report |= stages.run("export", write_outputs, folder.staging, segments, solver.name, config.smpl_model,
                              overlay, kp.fps, (kp.width, kp.height))
         atomic_write_json(folder.staging / "config.json", {**dataclasses.asdict(config), "resolved_device": device,
                                                           "video": video, "keypoints": keypoints})

@@ -100,10 +100,10 @@ def load_or_detect_keypoints(video: Path | None, keypoints: Path | None, config,
     if keypoints is not None:
         return load_any(keypoints, info.fps if info else None, info.width if info else None,
                         info.height if info else None, person=person)
-    start = int(round(config.start_s * info.fps))
-    end = None if config.end_s is None else int(round(config.end_s * info.fps))
+    start = int(round(config.start * info.fps))
+    end = None if config.end is None else int(round(config.end * info.fps))
     if start >= info.num_frames:
-        raise PhymoError(f"--start {config.start_s} s is after the end of {video} ({info.num_frames / info.fps:.2f} s)")
+        raise PhymoError(f"--start {config.start} s is after the end of {video} ({info.num_frames / info.fps:.2f} s)")
     path = cache / f"keypoints-{content_hash(file_identity(video), start, end, config.detector, config.person)}.npz"
     if path.exists():
         log.info("keypoints: reusing %s", path)
@@ -117,8 +117,8 @@ def kinematic_initialization(kp, config, cache: Path) -> Observations:
     observations as re-read from the cache file)."""
     from phymo.pose import FitConfig, initialize, resolve_camera
 
-    camera, how = resolve_camera(kp.width, kp.height, config.focal_px, config.calibration)
-    fit_config = FitConfig(height_m=config.height_m)
+    camera, how = resolve_camera(kp.width, kp.height, config.focal, config.calibration)
+    fit_config = FitConfig(height_m=config.height)
     key = content_hash(kp.points.tobytes(), kp.confidence.tobytes(), kp.frame_indices.tobytes(),
                        b"" if kp.world is None else kp.world.tobytes(), camera.to_dict(),
                        dataclasses.asdict(fit_config))

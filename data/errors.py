@@ -23,3 +23,29 @@ def require_file(path: str | Path) -> Path:
     if not p.is_file():
         raise InputNotFoundError(f"{p}: is not a file")
     return p
+
+
+class ConfigError(PhymoError, ValueError):
+    """A setting that cannot work; the message names it (as its command-line option) and its valid range."""
+
+
+def option_name(field_name: str) -> str:
+    """The command-line option of a configuration field (``max_deviation`` -> ``--max-deviation``)."""
+    return "--" + field_name.replace("_", "-")
+
+
+def check_range(name: str, value, low=None, high=None, *, strict_low: bool = False, strict_high: bool = False,
+                hint: str = "") -> None:
+    """Raise :class:`ConfigError` unless ``low <= value <= high`` (``<`` where strict; None: unbounded)."""
+    too_low = low is not None and (value <= low if strict_low else value < low)
+    too_high = high is not None and (value >= high if strict_high else value > high)
+    if not (too_low or too_high) and value == value:  # NaN compares false to everything
+        return
+    parts = []
+    if low is not None:
+        parts.append(f"{'>' if strict_low else '>='} {low}")
+    if high is not None:
+        parts.append(f"{'<' if strict_high else '<='} {high}")
+    kind = "an integer" if isinstance(value, int) and not isinstance(value, bool) else "a number"
+    raise ConfigError(f"{option_name(name)} must be {kind} {' and '.join(parts)}{f' ({hint})' if hint else ''}, "
+                      f"got {value}")

@@ -3,6 +3,8 @@
 Public surface (one name per line)::
 
     make_optimizer(name, params, **kw)   torch.optim-style optimizer from the registry
+    optimizer_factory(name, ...)         tensor -> optimizer over it (one per physics window)
+    OptimizerConfig, window_solver       how physics windows are optimized, and its phymo.physics.Solver
     OPTIMIZERS                           registry: name -> factory
     Optimus, OptimusConfig               functional learned optimizer (init_state / step)
     LearnedAdapter                       torch.optim front over any functional learned optimizer
@@ -12,7 +14,7 @@ Public surface (one name per line)::
 
 from .base import LearnedAdapter, NonFiniteGradientWarning
 from .optimus import Optimus, OptimusConfig
-from .registry import OPTIMIZERS, make_optimizer
+from .registry import OPTIMIZERS, OptimizerConfig, make_optimizer, optimizer_factory, resolve_device, window_solver
 from .tasks import Task, make_task
 from .weights import WeightsError
 from .weights import load as load_weights
@@ -22,6 +24,7 @@ __all__ = [
     "LearnedAdapter",
     "NonFiniteGradientWarning",
     "OPTIMIZERS",
+    "OptimizerConfig",
     "Optimus",
     "OptimusConfig",
     "Task",
@@ -29,5 +32,8 @@ __all__ = [
     "load_weights",
     "make_optimizer",
     "make_task",
+    "optimizer_factory",
+    "resolve_device",
     "save_weights",
+    "window_solver",
 ]

@@ -2,13 +2,14 @@
 
 A task is one window of a mocap clip (a BVH file of a :class:`~phymo.data.mocap.MocapCorpus` split,
 resampled, seen through a seeded camera with detector-like noise and dropouts,
-:func:`~phymo.data.synthetic.synthesize_observations`) posed as the reconstruction poses it
-(:func:`phymo.physics.reconstruct.window_problem`): the window loss over the control knots, started
-from the tracking pass's knots. ``phymo.physics`` and the mocap loaders are imported only when a task
-is built, so the test-function suite needs neither.
+:func:`~phymo.data.synthetic.synthesize_observations`), built by the one window builder the
+reconstruction uses (:meth:`phymo.physics.PreparedSequence.window`: the clip's refined reference, its
+stance pins, the tracking pass's knots as the start): the window loss over the control knots.
+``phymo.physics`` and the mocap loaders are imported only when a task is built, so the test-function
+suite needs neither.
 
-The task's variable is the knots divided by ``ReconstructConfig.learned_step_scale``: a step of 1 in
-the task moves the knots by that scale, which is how the reconstruction runs a learned optimizer
+The task's variable is the knots divided by ``OptimizerConfig.step_scale``: a step of 1 in the task
+moves the knots by that scale, which is how the reconstruction runs a learned optimizer
 (``LearnedAdapter(step_scale=...)``; its input features are normalized per tensor, so rescaling the
 variable changes nothing else). A rollout that diverges has loss ``inf`` (zero gradient), which
 meta-training treats as a failed truncation.
@@ -30,33 +31,37 @@ FPS = 30.0
 
 
 @functools.lru_cache(maxsize=64)
-def _clip(path: str, seed: int, body_config, fit_ankle: bool):
-    """Synthetic observations of one BVH file and the humanoid fitted to their kinematic estimate."""
+def prepared_clip(path: str, seed: int, config):
+    """One BVH file resampled to :data:`FPS`, its synthetic observations (seed ``seed``) prepared for windows
+    (:func:`phymo.physics.prepare`: the fitted humanoid, the refined reference and its stance pins)."""
     from phymo.data.retarget import load_bvh_motion
     from phymo.data.synthetic import synthesize_observations
-    from phymo.physics.reconstruct import fitted_body
+    from phymo.physics import prepare
 
     motion = load_bvh_motion(path).resample(FPS)
-    obs = synthesize_observations(motion, None, seed=seed)
-    return obs, fitted_body(obs.kinematic, body_config, fit_ankle)
+    return prepare(synthesize_observations(motion, None, seed=seed), config)
 
 
-def physics_task(path: str | Path, start: int, seed: int = 0, config=None, device: str | torch.device = "cpu") -> Task:
-    """The window of ``config.window`` frames from frame ``start`` of BVH file ``path`` (observation seed ``seed``).
+def physics_task(path: str | Path, start: int, seed: int = 0, config=None, step_scale: float | None = None,
+                 device: str | torch.device = "cpu") -> Task:
+    """The window of ``config.windows.window`` frames from frame ``start`` of BVH file ``path`` (observation
+    seed ``seed``), in the units of a learned optimizer with ``step_scale`` (default: the reconstruction's).
 
-    ``config`` is a :class:`~phymo.physics.reconstruct.ReconstructConfig` (default: the reconstruction's).
-    The simulation runs on the CPU; the variable may live on ``device``.
+    ``config`` is a :class:`~phymo.physics.ReconstructConfig` (default: the reconstruction's). The simulation
+    runs on the CPU; the variable may live on ``device``.
     """
-    from phymo.physics.reconstruct import ReconstructConfig, window_problem
-    from phymo.physics.simulate import SimulationDiverged
+    from phymo.physics import ReconstructConfig, SimulationDiverged
+
+    from .registry import OptimizerConfig
 
     config = config or ReconstructConfig()
-    obs, body = _clip(str(path), seed, config.body, config.fit_ankle)
-    if not 0 <= start <= obs.num_frames - 2:
-        raise ValueError(f"{path}: window start {start} outside [0, {obs.num_frames - 2}] ({obs.num_frames} frames)")
-    problem = window_problem(body, obs.slice(start, min(start + config.window, obs.num_frames)), config)
+    seq = prepared_clip(str(path), seed, config)
+    frames = seq.obs.num_frames
+    if not 0 <= start <= frames - 2:
+        raise ValueError(f"{path}: window start {start} outside [0, {frames - 2}] ({frames} frames)")
+    problem = seq.window(start, min(start + config.windows.window, frames))
     weakref.finalize(problem, problem.sim.close)  # Jacobian threads stop with the task
-    unit, shape = config.learned_step_scale, problem.knots0.shape
+    unit, shape = step_scale or OptimizerConfig().step_scale, problem.knots0.shape
 
     def loss(x: torch.Tensor) -> torch.Tensor:
         knots = (x.to("cpu", torch.float64) * unit).reshape(shape)
@@ -84,25 +89,25 @@ def _corpus_split(root: str | Path, split: str) -> list[Path]:
 def middle_window_tasks(root: str | Path, split: str = "validation", config=None,
                         device: str | torch.device = "cpu") -> list[Task]:
     """The middle window of every clip of corpus ``split`` (observation seed 0): a fixed set of tasks."""
-    from phymo.physics.reconstruct import ReconstructConfig
+    from phymo.physics import ReconstructConfig
 
     config = config or ReconstructConfig()
     tasks = []
     for path in _corpus_split(root, split):
-        obs, _ = _clip(str(path), 0, config.body, config.fit_ankle)
-        tasks.append(physics_task(path, max((obs.num_frames - config.window) // 2, 0), 0, config, device))
+        frames = prepared_clip(str(path), 0, config).obs.num_frames
+        tasks.append(physics_task(path, max((frames - config.windows.window) // 2, 0), 0, config, device=device))
     return tasks
 
 
 def sample_physics_task(gen: torch.Generator, root: str | Path, split: str = "train", config=None,
                         device: str | torch.device = "cpu") -> Task:
     """A random window of a random clip of corpus ``split`` under ``root``, with a random observation seed."""
-    from phymo.physics.reconstruct import ReconstructConfig
+    from phymo.physics import ReconstructConfig
 
     config = config or ReconstructConfig()
     files = _corpus_split(root, split)
     path = files[int(torch.randint(len(files), (1,), generator=gen))]
     seed = int(torch.randint(4, (1,), generator=gen))  # a few camera/noise draws per clip (cached)
-    obs, _ = _clip(str(path), seed, config.body, config.fit_ankle)
-    start = int(torch.randint(max(obs.num_frames - config.window, 0) + 1, (1,), generator=gen))
-    return physics_task(path, start, seed, config, device)
+    frames = prepared_clip(str(path), seed, config).obs.num_frames
+    start = int(torch.randint(max(frames - config.windows.window, 0) + 1, (1,), generator=gen))
+    return physics_task(path, start, seed, config, device=device)

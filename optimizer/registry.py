@@ -9,10 +9,11 @@ given; their functional cores are in :data:`LEARNED` (fresh, untrained networks)
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import torch
 
-from phymo.data.errors import PhymoError
+from phymo.data.errors import ConfigError, PhymoError, check_range
 
 from . import classic
 from .base import LearnedAdapter
@@ -89,3 +90,57 @@ def optimizer_factory(name: str, device: str | torch.device | None = None, lr: f
     else:
         kwargs = {"lr": lr} if lr is not None and key in TAKES_LR else {}
     return lambda x: OPTIMIZERS[key]([x], **kwargs)
+
+
+#: where a learned optimizer's network may run
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class OptimizerConfig:
+    """How every physics window is optimized: the optimizer, its steps per window and its step size.
+
+    Attributes:
+        optimizer: a name in :data:`OPTIMIZERS`.
+        steps: optimizer steps per window (L-BFGS: each step runs up to 4 inner iterations).
+        lr: learning rate of Adam and gradient descent, in normalized control units.
+        step_scale: update scale of a learned optimizer (``LearnedAdapter.step_scale``): they were meta-trained
+            on problems whose steps are much larger than a window's normalized controls tolerate; 1e-3 was the
+            one scale that improved both windows tried (docs/results.md).
+        device: where a learned optimizer's network runs: ``auto`` (CUDA when present), ``cpu`` or ``cuda``.
+    """
+
+    optimizer: str = field(default="optimus", metadata={"help": "physics optimizer: " + ", ".join(sorted(OPTIMIZERS))})
+    steps: int = field(default=6, metadata={"help": "optimizer steps per physics window"})
+    lr: float = field(default=1e-3, metadata={"help": "learning rate of adam and gd_momentum"})
+    step_scale: float = field(default=1e-3, metadata={"help": "update scale of a learned optimizer"})
+    device: str = field(default="auto", metadata={"help": "where a learned optimizer runs: auto, cpu or cuda"})
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "optimizer", canonical_name(self.optimizer))
+        check_range("steps", self.steps, 0)
+        check_range("lr", self.lr, 0.0, strict_low=True)
+        check_range("step_scale", self.step_scale, 0.0, strict_low=True)
+        if self.device not in DEVICES:
+            raise ConfigError(f"--device must be one of {', '.join(DEVICES)}, got {self.device!r}")
+
+
+def resolve_device(name: str) -> str:
+    """``auto`` becomes ``cuda`` when torch sees a GPU, else ``cpu``; ``cuda`` without one is an error."""
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise PhymoError("--device cuda was asked for but torch sees no CUDA device; use --device cpu or auto")
+    return name
+
+
+def window_solver(config: OptimizerConfig = OptimizerConfig(), device: str | None = None):
+    """The :class:`phymo.physics.Solver` of ``config``: its optimizer over each window's knots, its steps, and a
+    name carrying every setting that changes the result (it keys the window cache)."""
+    from phymo.physics import Solver
+
+    make = optimizer_factory(config.optimizer, resolve_device(device or config.device), lr=config.lr,
+                             step_scale=config.step_scale)
+    setting = f"lr={config.lr:g}" if config.optimizer in TAKES_LR else (
+        f"step_scale={config.step_scale:g}" if config.optimizer in LEARNED else "")
+    return Solver(make, config.steps, f"{config.optimizer}({setting})" if setting else config.optimizer)

@@ -11,6 +11,7 @@ positions at every frame. Backward (loss ``L = sum_f l_f(p_f)``):
 with ``A_t`` from ``mujoco.mjd_transitionFD`` computed for all steps in parallel threads (one MjData per
 thread; the bindings release the GIL), ``B_t`` in closed form (:func:`control_jacobian`; finite
 differences on request) and ``dl/ds`` from site Jacobians (``mj_jacSite``).
+:func:`differentiable_rollout` is the torch face of it.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def actuator_moments(model: mujoco.MjModel) -> np.ndarray:
              & (model.actuator_dyntype == mujoco.mjtDyn.mjDYN_NONE)
              & (model.actuator_trntype == mujoco.mjtTrn.mjTRN_JOINT) & (model.actuator_forcelimited == 0))
     if not motor.all():
-        raise ValueError("closed-form control Jacobians need plain joint motors; use control_jacobian='fd'")
+        raise ValueError("closed-form control Jacobians need plain joint motors")
     data = mujoco.MjData(model)
     mujoco.mj_forward(model, data)
     moment = np.zeros((model.nu, model.nv))
@@ -105,29 +106,22 @@ class Simulator:
         fps: video frame rate.
         substeps: simulation steps per frame.
         knot_every: frames per control knot.
-        interp: knot interpolation, "linear" or "hold" (see :func:`~phymo.physics.simulate.knot_matrix`).
+        interp: knot interpolation, "hold" or "linear" (see :func:`~phymo.physics.simulate.knot_matrix`).
         threads: Jacobian worker threads (default: CPUs available).
-        eps: finite-difference step for ``mjd_transitionFD``.
-        centered: centred (True) or forward (False) differences for the transition Jacobians.
-        reuse_tol: reuse the previous backward's Jacobians when no state moved more than this
-            (max abs over the trajectory, tangent units); 0 disables reuse.
-        control_jacobian: "analytic" (:func:`control_jacobian`, plain motors only) or "fd"
-            (``mjd_transitionFD``, any actuator).
-        jacobian_every: linearize once per block of this many consecutive steps (at the block's middle
-            step) and use that ``(A, B)`` for the whole block. 1 is the exact adjoint; ``substeps`` makes
-            the Jacobian cost one linearization per frame, an approximate gradient (its error is measured
-            in docs/results.md: 99 % off on a 1 s rollout with contact, so the reconstruction keeps 1).
+        eps: forward-difference step of ``mjd_transitionFD``. Centred differences cost twice as much and,
+            over a 1 s rollout with contact, disagree with these by 49 % (docs/results.md): contact
+            switches inside a stencil; both agree with central differences of the loss on short windows.
+
+    The control Jacobians ``B`` are computed in closed form (:func:`control_jacobian`, plain motors only):
+    17 % less gradient time than ``mjd_transitionFD``'s, equal to 1e-9 (docs/results.md). Linearizing
+    once per frame instead of once per step (tried: 6 instead of 51 rollouts per gradient) gives a
+    gradient 99 % off with contact, so every step is linearized.
     """
 
     def __init__(self, body: Body, num_frames: int, fps: float, substeps: int = 7, knot_every: int = 1,
-                 interp: str = "linear", threads: int | None = None, eps: float = 1e-6, centered: bool = False,
-                 reuse_tol: float = 0.0, control_jacobian: str = "analytic", jacobian_every: int = 1):
-        if jacobian_every < 1:
-            raise ValueError(f"jacobian_every must be >= 1, got {jacobian_every}")
-        if control_jacobian not in ("analytic", "fd"):
-            raise ValueError(f"control_jacobian must be 'analytic' or 'fd', got {control_jacobian!r}")
-        if control_jacobian == "analytic" and body.model.opt.integrator != mujoco.mjtIntegrator.mjINT_EULER:
-            raise ValueError("closed-form control Jacobians assume the Euler integrator; use control_jacobian='fd'")
+                 interp: str = "hold", threads: int | None = None, eps: float = 1e-6):
+        if body.model.opt.integrator != mujoco.mjtIntegrator.mjINT_EULER:
+            raise ValueError("the closed-form control Jacobians assume the Euler integrator")
         self.body = body
         self.model = body.model
         self.model.opt.timestep = 1.0 / (fps * substeps)
@@ -136,12 +130,10 @@ class Simulator:
         self.interp = interp
         self.knot_every = knot_every
         self.threads = threads or default_threads()
-        self.eps, self.centered, self.reuse_tol = eps, centered, reuse_tol
-        self.jacobian_every = jacobian_every
-        self._moments = actuator_moments(self.model) if control_jacobian == "analytic" else None
+        self.eps = eps
+        self._moments = actuator_moments(self.model)
         self._datas = [mujoco.MjData(self.model) for _ in range(self.threads)]
         self._pool = ThreadPoolExecutor(self.threads) if self.threads > 1 else None
-        self._cache: tuple | None = None  # qpos, qvel and their linearizations (A, B, block)
         self.last: dict = {}
 
     @property
@@ -185,40 +177,23 @@ class Simulator:
         else:
             list(self._pool.map(lambda c: fn(*c), chunks))
 
-    def linearization_steps(self, n: int) -> np.ndarray:
-        """The step each of ``n`` steps takes its ``(A, B)`` from (its block's middle step)."""
-        e = self.jacobian_every
-        return np.minimum(np.arange(n) // e * e + e // 2, n - 1)
-
     def transition_jacobians(self, qpos, qvel, ctrl) -> tuple[np.ndarray, np.ndarray]:
-        """``A (N, 2nv, 2nv)``, ``B (N, 2nv, nu)`` at every step of a trajectory."""
-        A, B, block = self.linearizations(qpos, qvel, ctrl)
-        return A[block], B[block]
-
-    def linearizations(self, qpos, qvel, ctrl) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(A, B, block)``: one ``(A, B)`` per block, computed in parallel threads; step ``t`` uses
-        ``A[block[t]], B[block[t]]``."""
+        """``A (N, 2nv, 2nv)``, ``B (N, 2nv, nu)`` at every step of a trajectory, computed in parallel threads."""
         m, n = self.model, ctrl.shape[0]
-        src = self.linearization_steps(n)
-        at = np.unique(src)
-        A = np.zeros((len(at), 2 * m.nv + m.na, 2 * m.nv + m.na))
-        B = np.zeros((len(at), 2 * m.nv + m.na, m.nu))
+        A = np.zeros((n, 2 * m.nv + m.na, 2 * m.nv + m.na))
+        B = np.zeros((n, 2 * m.nv + m.na, m.nu))
 
-        def work(i, blocks):
+        def work(i, steps):
             d = self._datas[i]
-            for b in blocks:
-                t = at[b]
+            for t in steps:
                 d.qpos[:], d.qvel[:], d.ctrl[:] = qpos[t], qvel[t], ctrl[t]
-                if self._moments is None:
-                    mujoco.mjd_transitionFD(m, d, self.eps, self.centered, A[b], B[b], None, None)
-                    continue
                 mujoco.mj_forward(m, d)
-                control_jacobian(m, d, self._moments, qvel[t + 1], B[b])
-                mujoco.mjd_transitionFD(m, d, self.eps, self.centered, A[b], None, None, None)
+                control_jacobian(m, d, self._moments, qvel[t + 1], B[t])
+                mujoco.mjd_transitionFD(m, d, self.eps, False, A[t], None, None, None)
 
         with threadpool_limits(limits=1, user_api="blas"):  # the closed-form B's small solves, one per thread
-            self._parallel(work, len(at))
-        return A, B, np.searchsorted(at, src)
+            self._parallel(work, n)
+        return A, B
 
     def site_jacobians(self, qpos: np.ndarray) -> np.ndarray:
         """``(F, J, 3, nv)`` site position Jacobians w.r.t. the tangent of ``qpos`` at every frame."""
@@ -241,24 +216,15 @@ class Simulator:
         traj = self.last if trajectory is None else trajectory
         qpos, qvel, ctrl = traj["qpos"], traj["qvel"], traj["ctrl"]
         nv, S = self.model.nv, self.substeps
-        c = self._cache
-        if (c is not None and self.reuse_tol > 0 and c[0].shape == qpos.shape
-                and max(np.abs(c[0] - qpos).max(), np.abs(c[1] - qvel).max()) <= self.reuse_tol):
-            A, B, block = c[2]
-            traj["reused"] = True
-        else:
-            A, B, block = self.linearizations(qpos, qvel, ctrl)
-            self._cache = (qpos, qvel, (A, B, block))
-            traj["reused"] = False
+        A, B = self.transition_jacobians(qpos, qvel, ctrl)
         Js = self.site_jacobians(qpos)
         g_frame = np.einsum("fjcv,fjc->fv", Js, grad_pos)  # (F, nv) dl/dq per frame
-        n = ctrl.shape[0]
         lam = np.zeros(2 * nv + self.model.na)
         lam[:nv] = g_frame[-1]
         grad_u = np.zeros_like(ctrl)
-        for t in range(n - 1, -1, -1):
-            grad_u[t] = B[block[t]].T @ lam
-            lam = A[block[t]].T @ lam
+        for t in range(ctrl.shape[0] - 1, -1, -1):
+            grad_u[t] = B[t].T @ lam
+            lam = A[t].T @ lam
             if t % S == 0:
                 lam[:nv] += g_frame[t // S]
         return lam, self.W.T @ grad_u
@@ -282,7 +248,7 @@ class _RolloutFunction(torch.autograd.Function):
         return torch.as_tensor(gx), torch.as_tensor(gk), None, None
 
 
-def simulate(sim: Simulator, qpos_ref: np.ndarray, x0: torch.Tensor, knots: torch.Tensor) -> torch.Tensor:
+def differentiable_rollout(sim: Simulator, qpos_ref: np.ndarray, x0: torch.Tensor, knots: torch.Tensor) -> torch.Tensor:
     """Differentiable rollout: ``(F, J, 3)`` simulated joint positions (metres, world).
 
     Args:

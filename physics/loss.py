@@ -8,6 +8,8 @@ import numpy as np
 import torch
 
 from phymo.data.camera import Camera
+from phymo.data.metrics import FOOT_CONTACT
+from phymo.data.skeleton import FOOT_JOINTS
 
 
 @dataclass(frozen=True)
@@ -22,11 +24,10 @@ class LossWeights:
         torque: mean squared normalized joint controls (torque / limit).
         residual: mean squared normalized residual root force/torque (force / residual limit).
         skating: squared horizontal foot speed (m/s)^2 weighted by the reference's contact: its stance
-            (``WindowTargets.foot_contact``) or else a soft height test on its feet. Taken from the
-            reference, not the simulation, so that the optimizer cannot buy less skating by lifting a foot
-            and the gradient is that of the loss (line searches rely on it).
-        contact_height: height (m) above its standing height at which a reference foot joint stops counting as
-            in contact.
+            (``WindowTargets.foot_contact``) or else a soft test of its foot joints' heights against the
+            contact heights of :data:`phymo.data.metrics.FOOT_CONTACT`. Taken from the reference, not the
+            simulation, so that the optimizer cannot buy less skating by lifting a foot and the gradient is
+            that of the loss (line searches rely on it).
         foot_pin: squared horizontal distance (m^2) of a foot joint from its pinned stance position, in the
             frames where the reference has it in contact (see ``WindowTargets.foot_pins``).
         penetration: squared depth (m^2) of any joint below the ground plane z = 0.
@@ -41,7 +42,6 @@ class LossWeights:
     torque: float = 1e-3
     residual: float = 1e-1
     skating: float = 1.0
-    contact_height: float = 0.03
     foot_pin: float = 100.0
     penetration: float = 1e4
     smooth_ctrl: float = 1e-2
@@ -58,8 +58,7 @@ class WindowTargets:
         kinematic: ``(F, J, 3)`` kinematic joint positions, world, metres.
         camera: the pinhole camera.
         fps: frames per second.
-        foot_joints: indices of the foot joints (ankles, toes).
-        foot_heights: ``(len(foot_joints),)`` each foot joint's height above the ground when standing, m.
+        foot_joints: indices of the foot joints (ankles, toes, in :data:`phymo.data.FOOT_JOINTS` order).
         num_joint_ctrl: the first controls are joint torques, the rest residual root actuators.
         foot_pins: ``(F, len(foot_joints), 2)`` pinned horizontal stance positions, finite where
             ``foot_contact`` is 1; with them the skating term uses ``foot_contact``
@@ -74,18 +73,17 @@ class WindowTargets:
     fps: float
     foot_joints: list[int]
     num_joint_ctrl: int
-    foot_heights: torch.Tensor | None = None
     foot_pins: torch.Tensor | None = None
     foot_contact: torch.Tensor | None = None
 
     @classmethod
     def from_arrays(cls, keypoints_2d, confidence, kinematic, camera, fps, foot_joints, num_joint_ctrl,
-                    foot_heights=None, foot_pins=None, foot_contact=None):
+                    foot_pins=None, foot_contact=None):
         t = lambda a: None if a is None else torch.as_tensor(np.asarray(a, dtype=np.float64))  # noqa: E731
         if foot_pins is not None:
             foot_pins = np.nan_to_num(np.asarray(foot_pins, dtype=np.float64)[..., :2])
         return cls(t(keypoints_2d), t(confidence), t(kinematic), camera, fps, list(foot_joints), num_joint_ctrl,
-                   t(foot_heights), t(foot_pins), t(foot_contact))
+                   t(foot_pins), t(foot_contact))
 
 
 def loss_terms(pos: torch.Tensor, knots: torch.Tensor, targets: WindowTargets,
@@ -102,13 +100,13 @@ def loss_terms(pos: torch.Tensor, knots: torch.Tensor, targets: WindowTargets,
     torque = (knots[:, :nj] ** 2).mean()
     residual = (knots[:, nj:] ** 2).mean() if knots.shape[1] > nj else knots.new_zeros(())
     feet = pos[:, targets.foot_joints]
-    rest = targets.foot_heights if targets.foot_heights is not None else feet.new_zeros(feet.shape[1])
     if targets.foot_contact is not None:
         contact = targets.foot_contact[:-1] * targets.foot_contact[1:]
         foot_pin = (targets.foot_contact * ((feet[..., :2] - targets.foot_pins) ** 2).sum(-1)).mean()
     else:  # the reference's feet, not the simulated ones: a constant, so the gradient is the loss's own
         ref_height = kin[:-1, targets.foot_joints, 2]
-        contact = torch.sigmoid((rest + w.contact_height - ref_height) / 0.01)
+        height = torch.as_tensor(FOOT_CONTACT.heights(FOOT_JOINTS), dtype=ref_height.dtype)
+        contact = torch.sigmoid((height - ref_height) / 0.01)
         foot_pin = pos.new_zeros(())
     vel = (feet[1:, :, :2] - feet[:-1, :, :2]) * targets.fps
     skating = (contact * (vel ** 2).sum(-1)).mean() if pos.shape[0] > 1 else pos.new_zeros(())

@@ -18,15 +18,22 @@ Measured effect in docs/results.md.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
 
+from phymo.data.metrics import FOOT_CONTACT
 from phymo.data.motion import Motion, forward_kinematics
 from phymo.data.observations import Observations
 from phymo.data.rotations import axis_angle_to_quat, quat_mul
+from phymo.data.skeleton import FOOT_JOINTS
 
 from .body import Body, motion_to_qpos, qpos_to_motion, site_positions
 from .loss import LossWeights, WindowTargets, window_loss
+
+if TYPE_CHECKING:
+    from .config import ReferenceConfig
 
 
 def smooth_frames(x: np.ndarray, sigma: float) -> np.ndarray:
@@ -64,15 +71,14 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True))
 
 
-def stance_pins(body: Body, motion: Motion, height: float = 0.08, speed: float = 1.0,
-                min_frames: int = 3) -> tuple[np.ndarray, np.ndarray]:
+def stance_pins(body: Body, motion: Motion, speed: float = 1.0, min_frames: int = 3) -> tuple[np.ndarray, np.ndarray]:
     """Stance of the foot joints (:meth:`Body.foot_sites`) and where each stance run is pinned.
 
-    A foot joint is in stance in a frame when it is within ``height`` m of its 5th-percentile height
-    over the motion and its (smoothed) horizontal speed is below ``speed`` m/s, for at least
-    ``min_frames`` consecutive frames. Each run is pinned at its median horizontal position, at the
-    joint's standing height (:meth:`Body.foot_heights`). Returns the pins ``(T, 4, 3)`` (NaN outside
-    stance) and the stance mask ``(T, 4)``.
+    A foot joint is in stance in a frame when it is in contact (:data:`phymo.data.metrics.FOOT_CONTACT`)
+    and its (smoothed) horizontal speed is below ``speed`` m/s, for at least ``min_frames`` consecutive
+    frames. Each run is pinned at its median horizontal position, at the joint's standing height
+    (:meth:`Body.foot_heights`). Returns the pins ``(T, 4, 3)`` (NaN outside stance) and the stance mask
+    ``(T, 4)``.
     """
     p = motion.positions()
     t, feet = len(p), body.foot_sites()
@@ -81,10 +87,9 @@ def stance_pins(body: Body, motion: Motion, height: float = 0.08, speed: float =
     if t < 3 or not np.all(np.isfinite(p)):
         return pins, mask
     fp = p[:, feet]
-    low = np.percentile(fp[..., 2], 5, axis=0)
     xy = smooth_frames(fp[..., :2].reshape(t, -1), 1.0).reshape(t, len(feet), 2)
     vel = np.linalg.norm(np.gradient(xy, 1.0 / motion.fps, axis=0), axis=-1)
-    stance = (fp[..., 2] <= low + height) & (vel <= speed)
+    stance = FOOT_CONTACT.in_contact(fp, FOOT_JOINTS) & (vel <= speed)
     rest = body.foot_heights()
     for j in range(len(feet)):
         for a, b in _runs(stance[:, j]):
@@ -109,7 +114,7 @@ def refine_motion(body: Body, obs: Observations, motion: Motion, weights: LossWe
     seen = np.all(np.isfinite(kp), axis=-1) & np.isfinite(obs.confidence)
     targets = WindowTargets.from_arrays(np.where(seen[..., None], kp, 0.0), np.where(seen, obs.confidence, 0.0),
                                         motion.positions(), obs.camera, obs.fps, body.foot_sites(), 1,
-                                        body.foot_heights(), pins, stance)
+                                        pins, stance)
     rot0, root0 = torch.as_tensor(motion.rotations), torch.as_tensor(motion.root_translation)
     d_rot = torch.zeros(rot0.shape[:-1] + (3,), dtype=torch.float64, requires_grad=True)
     d_root = torch.zeros_like(root0, requires_grad=True)
@@ -131,24 +136,21 @@ def refine_motion(body: Body, obs: Observations, motion: Motion, weights: LossWe
         return Motion(sk, motion.fps, (root0 + d_root).numpy(), rotations().numpy())
 
 
-def tracking_reference(body: Body, obs: Observations, ground_snap: float, refine_iterations: int,
-                       weights: LossWeights, pin_feet: bool, pin_height: float,
-                       pin_speed: float) -> tuple[Motion, np.ndarray | None, np.ndarray | None]:
+def tracking_reference(body: Body, obs: Observations, config: ReferenceConfig
+                       ) -> tuple[Motion, np.ndarray | None, np.ndarray | None]:
     """The reference of ``obs.kinematic`` (see the module docstring): motion, pins ``(T, 4, 3)`` and stance
-    ``(T, 4)`` (None without ``pin_feet``). ``refine_iterations`` 0 skips the refinement; a non-finite
-    estimate is returned as it is (its windows fall back)."""
+    ``(T, 4)``. ``config.refine_iterations`` 0 skips the refinement; a non-finite estimate is returned as it
+    is, without pins (its windows fall back)."""
     ref = obs.kinematic
     if not (np.all(np.isfinite(ref.root_translation)) and np.all(np.isfinite(ref.rotations))):
         return ref, None, None
-    if ground_snap > 0:  # ground first, so that the feet are pinned on the floor
+    if config.ground_snap > 0:  # ground first, so that the feet are pinned on the floor
         q = motion_to_qpos(body, ref)
-        q[:, 2] = ground_root_height(body, q, ground_snap)
+        q[:, 2] = ground_root_height(body, q, config.ground_snap)
         ref = qpos_to_motion(body, q, ref.fps)
-    if refine_iterations > 0:
-        ref = refine_motion(body, obs, ref, weights, refine_iterations)
-    if not pin_feet:
-        return ref, None, None
-    pins, stance = stance_pins(body, ref, pin_height, pin_speed)
-    if refine_iterations > 0 and stance.any():
-        ref = refine_motion(body, obs, ref, weights, refine_iterations, pins, stance)
+    if config.refine_iterations > 0:
+        ref = refine_motion(body, obs, ref, config.weights, config.refine_iterations)
+    pins, stance = stance_pins(body, ref, config.pin_speed)
+    if config.refine_iterations > 0 and stance.any():
+        ref = refine_motion(body, obs, ref, config.weights, config.refine_iterations, pins, stance)
     return ref, pins, stance

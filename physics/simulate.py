@@ -25,7 +25,7 @@ def knot_frames(num_frames: int, knot_every: int) -> np.ndarray:
     return np.minimum(np.arange(num_knots(num_frames, knot_every)) * knot_every, num_frames - 1)
 
 
-def knot_matrix(num_frames: int, substeps: int, knot_every: int = 1, interp: str = "linear") -> np.ndarray:
+def knot_matrix(num_frames: int, substeps: int, knot_every: int = 1, interp: str = "hold") -> np.ndarray:
     """``(N, K)`` interpolation weights: ``ctrl[t] = W[t] @ knots`` for the ``N = (F-1)*substeps`` steps.
 
     Step ``t`` uses the control at time ``t / substeps`` frames (the start of the step), linearly
@@ -52,8 +52,8 @@ def check_state(model: mujoco.MjModel, data: mujoco.MjData, step: int) -> None:
     """Raise :class:`SimulationDiverged` on non-finite or huge velocities or a bad-qacc warning."""
     if (not np.all(np.isfinite(data.qvel)) or np.abs(data.qvel).max(initial=0.0) > MAX_QVEL
             or data.warning[mujoco.mjtWarning.mjWARN_BADQACC].number > 0):
-        raise SimulationDiverged(f"simulation diverged at step {step} (|qvel| max "
-                                 f"{np.nanmax(np.abs(data.qvel)):.3g}); lower the timestep or regularize controls")
+        raise SimulationDiverged(f"simulation diverged at step {step} (largest joint speed "
+                                 f"{np.nanmax(np.abs(data.qvel)):.3g} rad/s or m/s)")
 
 
 def rollout(model: mujoco.MjModel, data: mujoco.MjData, qpos0: np.ndarray, qvel0: np.ndarray,

@@ -1,6 +1,5 @@
 """End-to-end checks of ``phymo reconstruct`` / ``phymo demo`` and their bad-input matrix."""
 
-import importlib
 import json
 import os
 import shutil
@@ -18,7 +17,7 @@ from phymo.app.demo import write_demo_input
 from phymo.data.bvh import read_bvh
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-FAST = ["--optimizer", "adam", "--iterations", "2", "--window", "16"]
+FAST = ["--optimizer", "adam", "--steps", "2", "--window", "16"]
 
 
 #: the demo video's background, repainted in a colour whose red and blue differ (RGB)
@@ -65,20 +64,31 @@ def finished_run(demo_input, tmp_path_factory):
 def _forbid_work(monkeypatch):
     """Make every stage's computation fail, so that a run can only finish from its cache."""
     import phymo.pose
-
-    physics_reconstruct = importlib.import_module("phymo.physics.reconstruct")  # the module, not the function
+    from phymo.physics import sequence
 
     def fail(*args, **kwargs):
         raise AssertionError("recomputed")
 
-    for target, name in ((phymo.pose, "detect_video"), (phymo.pose, "initialize"),
-                         (physics_reconstruct, "reconstruct_window")):
+    for target, name in ((phymo.pose, "detect_video"), (phymo.pose, "initialize"), (sequence, "_solve")):
         monkeypatch.setattr(target, name, fail)
 
 
 def _error(capsys) -> str:
     """The error line (the last line of stderr; progress bars come before it)."""
     return capsys.readouterr().err.strip().splitlines()[-1]
+
+
+def test_report_and_evaluation_measure_foot_skating_alike(finished_run):
+    """report.json's plausibility and phymo evaluate's are one definition: the same motion gives the same
+    figures (they used to count contact with different heights under one name)."""
+    from phymo.app.evaluate import _plausibility
+
+    report = json.loads((finished_run / "report.json").read_text())
+    for stem, kind in (("motion", "physics"), ("kinematic", "kinematic")):
+        with np.load(finished_run / f"{stem}.npz", allow_pickle=False) as z:
+            evaluated = _plausibility(z["positions"], float(z["fps"]))
+        assert evaluated["foot_skating"] == report["plausibility"][kind]["foot_skating"]
+        assert evaluated["penetration_mm"] == report["plausibility"][kind]["penetration_mm"]
 
 
 def test_every_output_is_written_and_consistent(finished_run):
@@ -97,7 +107,7 @@ def test_every_output_is_written_and_consistent(finished_run):
         assert np.allclose(z["residual_force"], np.linalg.norm(torques[:, -6:-3], axis=1))
     json.loads((out / "motion.json").read_text(), parse_constant=lambda c: pytest.fail(f"non-JSON {c}"))
     assert report["input"]["frames"] == t == 30
-    assert all(w["iterations"] == 2 and not w["fallback"] for w in report["windows"])  # loss.png has every trace
+    assert all(w["steps"] == 2 and w["evaluations"] == 2 and w["status"] == "optimized" for w in report["windows"])
     assert report["plausibility"]["physics"]["residual_force_n"] > 0
     # an independent parser reads the BVH with the right frame count and frame time
     bvh = bvhio.readAsBvh(str(out / "motion.bvh"))
@@ -158,9 +168,10 @@ def test_resume_after_a_finished_run_recomputes_nothing(finished_run, demo_input
 
 
 def test_interrupted_run_keeps_finished_windows(finished_run, demo_input, tmp_path, monkeypatch, capsys):
-    physics_reconstruct = importlib.import_module("phymo.physics.reconstruct")  # the module, not the function
+    from phymo.physics import sequence
+
     video, keypoints = demo_input
-    real = physics_reconstruct.reconstruct_window
+    real = sequence._solve
     calls = {"n": 0}
 
     def interrupt_second_window(*args, **kwargs):
@@ -170,14 +181,14 @@ def test_interrupted_run_keeps_finished_windows(finished_run, demo_input, tmp_pa
         return real(*args, **kwargs)
 
     monkeypatch.setattr("phymo.pose.detect_video", lambda *a, **k: _detected(keypoints))
-    monkeypatch.setattr(physics_reconstruct, "reconstruct_window", interrupt_second_window)
+    monkeypatch.setattr(sequence, "_solve", interrupt_second_window)
     args = ["reconstruct", str(video), "-o", str(tmp_path), "--no-overlay", *FAST]
     assert cli.main(args) == 130
     assert "interrupted" in _error(capsys)
     assert len(list((tmp_path / "cache" / "physics").rglob("window_*.npz"))) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache"]  # no output of an unfinished run
     _forbid_work(monkeypatch)  # keypoints and the fit come from the cache; only the unfinished windows run
-    monkeypatch.setattr(physics_reconstruct, "reconstruct_window", real)
+    monkeypatch.setattr(sequence, "_solve", real)
     assert cli.main([*args, "--resume"]) == 0
     windows = json.loads((tmp_path / "report.json").read_text())["windows"]
     assert windows[0]["cached"] and not any(w["cached"] for w in windows[1:])
@@ -286,11 +297,34 @@ def test_start_after_end(demo_input, tmp_path, capsys):
     assert "--start 50.0 s is after the end" in _error(capsys)
 
 
-def test_negative_height(demo_input, tmp_path, capsys):
+#: every numeric option of reconstruct, a value past its bound, and what the message says of the range
+OUT_OF_RANGE = [("--height", "-1.7", ">= 0.5 and <= 2.5"), ("--height", "3", ">= 0.5 and <= 2.5"),
+                ("--focal", "0", "> 0.0"), ("--start", "-1", ">= 0.0"), ("--steps", "-1", ">= 0"),
+                ("--lr", "0", "> 0.0"), ("--step-scale", "-0.001", "> 0.0"), ("--window", "1", ">= 2"),
+                ("--overlap", "-1", ">= 0"), ("--overlap", "15", "<= 14 (less than --window (15))"),
+                ("--max-deviation", "0", "> 0.0"), ("--substeps", "0", ">= 1"), ("--threads", "0", ">= 1")]
+
+
+@pytest.mark.parametrize("option, value, bound", OUT_OF_RANGE)
+def test_every_numeric_option_is_checked_before_any_work(option, value, bound, demo_input, tmp_path, capsys):
+    """Issue 21 item 11: a setting that cannot work ends in one line naming the option and its valid range,
+    before anything runs or is written (phymo demo --window 3 used to fail deep inside physics)."""
     video, keypoints = demo_input
-    assert cli.main(["reconstruct", str(video), "--keypoints", str(keypoints), "--height", "-1.7",
+    assert cli.main(["reconstruct", str(video), "--keypoints", str(keypoints), option, value,
                      "-o", str(tmp_path / "o")]) == 2
-    assert "--height must be a person's height in metres" in _error(capsys)
+    err = _error(capsys)
+    assert err.startswith(f"phymo reconstruct: error: {option} must be ") and bound in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_settings_that_cannot_work_together_are_refused(demo_input, tmp_path, capsys):
+    assert cli.main(["demo", "--window", "3", "-o", str(tmp_path / "o")]) == 2  # the default overlap is 3
+    assert "--overlap must be an integer >= 0 and <= 2 (less than --window (3)), got 3" in _error(capsys)
+    video, keypoints = demo_input
+    assert cli.main(["reconstruct", str(video), "--keypoints", str(keypoints), "--start", "2", "--end", "1",
+                     "-o", str(tmp_path / "o")]) == 2
+    assert "--end (1.0 s) must come after --start (2.0 s)" in _error(capsys)
+    assert not (tmp_path / "o").exists()
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")

@@ -5,12 +5,10 @@ import numpy as np
 from matplotlib.collections import PolyCollection
 from matplotlib.patches import Polygon, Rectangle
 
-from phymo.app.outputs import per_frame
 from phymo.app.overlay import OverlayBody, blank_frames, draw_frame, write_overlay_video
 from phymo.app.plots import SegmentSeries, WindowTrace, loss_figure, plausibility_figure, save
-from phymo.data import CANONICAL, Camera, Motion
+from phymo.data import CANONICAL, Camera
 from phymo.data.gait import walking_motion
-from phymo.data.rotations import identity_quat
 
 
 def _scene():
@@ -104,29 +102,3 @@ def test_plausibility_plot_has_kinematic_beside_physics_fallbacks_and_seams():
         assert len(spans) == 1  # window 2's frames, shaded
         seams = [line for line in ax.lines if line.get_linestyle() == ":"]
         assert len(seams) == 3  # where windows 1, 2 and 3 take over
-
-
-def test_slide_is_measured_on_feet_in_contact_not_on_the_swinging_foot():
-    """The left foot swings forward 4 m/s above the ground; the right foot, on the ground, slides 0.1 m/s.
-    The plotted slide is the right foot's (the old plot took the fastest foot joint)."""
-    t, fps = 10, 30.0
-    rotations = identity_quat((t, CANONICAL.num_joints))
-    root = np.zeros((t, 3))
-    root[:, 2] = -CANONICAL.rest_positions()[:, 2].min()  # toes on the floor
-    standing = Motion(CANONICAL, fps, root, rotations).positions()
-    right = [CANONICAL.index(n) for n in ("right_ankle", "right_toe")]
-    left = [CANONICAL.index(n) for n in ("left_ankle", "left_toe")]
-    positions = standing.copy()
-    positions[:, right, 0] += 0.1 * np.arange(t)[:, None] / fps
-    positions[:, left, 0] += 4.0 * np.arange(t)[:, None] / fps
-    positions[:, left, 2] += 0.3
-
-    class Fixed:  # a motion whose world positions are the ones above
-        skeleton, num_frames = CANONICAL, t
-
-        def positions(self):
-            return positions
-
-    Fixed.fps = fps
-    slide = per_frame(Fixed())["slide of feet in contact (m/s)"]
-    assert np.isnan(slide[0]) and np.allclose(slide[1:], 0.1)

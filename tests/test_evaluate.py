@@ -17,11 +17,14 @@ from phymo.data.bvh import write_bvh
 from phymo.data.errors import PhymoError
 from phymo.data.gait import walking_motion
 from phymo.data.h36m import CAMERA_IDS, H36MDataset
+from phymo.data.metrics import FOOT_CONTACT, FOOT_JOINTS
 from phymo.data.skeleton import H36M_17, H36M_17_FROM_32
-from phymo.physics.reconstruct import ReconstructConfig
+from phymo.optimizer import OptimizerConfig
+from phymo.physics import ReconstructConfig, SimulationConfig, WindowConfig
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-FAST = ReconstructConfig(window=8, overlap=2, iterations=1, threads=1)
+FAST = ReconstructConfig(windows=WindowConfig(window=8, overlap=2), simulation=SimulationConfig(threads=1))
+ADAM = OptimizerConfig(optimizer="adam", steps=1)
 
 
 def _h36m_tree(root: Path) -> dict:
@@ -46,13 +49,19 @@ def _h36m_tree(root: Path) -> dict:
 
 
 
+def fake_result(motion, frames: int):
+    """A stand-in for a physics result: ``motion`` (anything with ``positions()``), no windows, no residual."""
+    return types.SimpleNamespace(motion=motion, windows=(), residual_force=np.zeros(frames), body_weight_n=687.0,
+                                 standing_heights=FOOT_CONTACT.standing(FOOT_JOINTS))
+
+
 def identity_reconstruct(obs, *args, **kwargs):
     """A stand-in for physics that returns the kinematic estimate unchanged."""
-    return types.SimpleNamespace(motion=obs.kinematic, windows=[], residual_force=np.zeros(obs.num_frames))
+    return fake_result(obs.kinematic, obs.num_frames)
 
 def test_h36m_protocol_numbers_match_hand_computed(tmp_path):
     _h36m_tree(tmp_path)
-    cfg = ev.EvalConfig("h36m", str(tmp_path), cameras=(0, 2), reconstruct=FAST)
+    cfg = ev.EvalConfig("h36m", str(tmp_path), cameras=(0, 2), reconstruct=FAST, optimizer=ADAM)
     specs = ev.list_sequences(cfg)
     assert [s.id for s in specs][:2] == ["S9/Eating/54138969", "S9/Eating/58860488"] and len(specs) == 6
     assert {s.action for s in specs} == {"Walking", "Eating"}
@@ -61,14 +70,13 @@ def test_h36m_protocol_numbers_match_hand_computed(tmp_path):
     scale = {"S9": 1.1, "S11": 1.2}
     shift = np.array([0.03, -0.04, 0.0])
 
-    def fake_reconstruct(obs, config, optimizer=None, cache_dir=None, body=None):
+    def fake_reconstruct(obs, config, solver, cache_dir=None, body=None):
         subject, g17 = gt[obs.meta["seed"]]  # prediction: ground truth scaled about the pelvis, then shifted
         s = scale[subject]
         pred17 = g17[:, :1] + s * (g17 - g17[:, :1]) + shift
         motion = dataclasses.make_dataclass("M", [])()
         motion.positions = lambda: H36M_17.to_canonical(pred17)[0]
-        return dataclasses.make_dataclass("R", [("motion", object), ("windows", list), ("residual_force", object)])(
-            motion, [], np.zeros(len(pred17)))
+        return fake_result(motion, len(pred17))
 
     job = functools.partial(ev.evaluate_sequence, cfg=cfg, reconstruct_fn=fake_reconstruct)
     summary = ev.run_evaluation(cfg, tmp_path / "out", job_fn=job)
@@ -160,7 +168,7 @@ def test_summary_does_not_depend_on_the_order_jobs_finish(tmp_path):
     (tmp_path / "bvh").mkdir()
     for i in range(5):
         write_bvh(tmp_path / "bvh" / f"walk_{i}.bvh", walking_motion(0.5 + 0.1 * i, 30.0, cadence_hz=0.7 + 0.15 * i))
-    cfg = ev.EvalConfig("mocap", str(tmp_path / "bvh"), split="all", max_frames=12, reconstruct=FAST)
+    cfg = ev.EvalConfig("mocap", str(tmp_path / "bvh"), split="all", max_frames=12, reconstruct=FAST, optimizer=ADAM)
     job = functools.partial(ev.evaluate_sequence, cfg=cfg, reconstruct_fn=identity_reconstruct)
     forward = ev.run_evaluation(cfg, tmp_path / "forward", job_fn=job)
     backward = ev.run_evaluation(cfg, tmp_path / "backward", runner=Reversed(), job_fn=job)
@@ -172,14 +180,14 @@ def test_summary_does_not_depend_on_the_order_jobs_finish(tmp_path):
 
 def test_mocap_run_records_failure_and_resumes(tmp_path):
     _corpus(tmp_path)
-    cfg = ev.EvalConfig("mocap", str(tmp_path), split="all", max_frames=12, reconstruct=FAST)
+    cfg = ev.EvalConfig("mocap", str(tmp_path), split="all", max_frames=12, reconstruct=FAST, optimizer=ADAM)
     summary = ev.run_evaluation(cfg, tmp_path / "out")
     assert summary["count"] == {"ok": 2, "failed": 1}
     assert summary["failed"][0]["id"] == "broken.bvh" and "Error" in summary["failed"][0]["error"]
     for kind in ("kinematic", "physics"):
         assert all(np.isfinite(summary[kind][m]) for m in ev.METRICS)
     phys = summary["sequences"][1]["physics"]
-    assert phys["iterations"] >= 2 and phys["wall_s"] > 0 and np.isfinite(phys["residual_force"])
+    assert phys["steps"] >= 2 and phys["wall_s"] > 0 and np.isfinite(phys["residual_force_n"])
     calls = []
     ev.run_evaluation(cfg, tmp_path / "out", job_fn=lambda s: calls.append(s.id) or ev.failed_record(s, "again"))
     assert calls == ["broken.bvh"]  # finished sequences are skipped, the failed one is retried
@@ -190,8 +198,9 @@ def test_mocap_run_records_failure_and_resumes(tmp_path):
 
 def test_optimizer_comparison_traces_each_optimizer(tmp_path):
     _corpus(tmp_path, n=1, corrupt=False)
-    cfg = ev.EvalConfig("mocap", str(tmp_path), split="all", max_frames=10, optimizers=("adam", "lbfgs"),
-                        reconstruct=dataclasses.replace(FAST, window=10, iterations=2))
+    cfg = ev.EvalConfig("mocap", str(tmp_path), split="all", max_frames=10, compare=("adam", "lbfgs"),
+                        optimizer=dataclasses.replace(ADAM, steps=2),
+                        reconstruct=dataclasses.replace(FAST, windows=WindowConfig(window=10, overlap=2)))
     ev.run_evaluation(cfg, tmp_path / "out")
     comp = json.loads((tmp_path / "out" / "optimizers.json").read_text())
     assert set(comp) == {"adam", "lbfgs"}
@@ -209,7 +218,7 @@ def test_unknown_names_and_clips_fail_clearly(tmp_path):
     with pytest.raises(PhymoError, match="video front end"):
         ev.list_sequences(ev.EvalConfig("clips", str(tmp_path)))
     with pytest.raises(PhymoError, match="unknown optimizer"):
-        ev.optimizer_factory("sgd-with-wings", FAST)
+        OptimizerConfig(optimizer="sgd-with-wings")
 
 
 def test_cli_evaluate_mocap(tmp_path, capsys):
@@ -217,9 +226,10 @@ def test_cli_evaluate_mocap(tmp_path, capsys):
 
     _corpus(tmp_path, n=1, corrupt=False)
     rc = main(["evaluate", "--dataset", "mocap", "--root", str(tmp_path), "--split", "all", "--max-frames", "8",
-               "--window", "8", "--iterations", "1", "-o", str(tmp_path / "out")])
+               "--window", "8", "--overlap", "2", "--steps", "1", "-o", str(tmp_path / "out")])
     assert rc == 0 and "| **all** |" in capsys.readouterr().out
-    assert json.loads((tmp_path / "out" / "config.json").read_text())["reconstruct"]["window"] == 8
+    config = json.loads((tmp_path / "out" / "config.json").read_text())
+    assert config["reconstruct"]["windows"]["window"] == 8 and config["optimizer"]["steps"] == 1
 
 
 def test_ray_runner_survives_killed_worker_and_failed_job(tmp_path):
@@ -254,7 +264,7 @@ def test_ray_runner_survives_killed_worker_and_failed_job(tmp_path):
 @pytest.mark.skipif(not SHARED.is_dir(), reason="shared mocap data not present")
 def test_ray_and_sequential_agree_on_held_out_mocap(tmp_path):
     pytest.importorskip("ray")
-    cfg = ev.EvalConfig("mocap", str(SHARED), max_frames=16, max_sequences=3, reconstruct=FAST)
+    cfg = ev.EvalConfig("mocap", str(SHARED), max_frames=16, max_sequences=3, reconstruct=FAST, optimizer=ADAM)
     seq = ev.run_evaluation(cfg, tmp_path / "seq")
     par = ev.run_evaluation(cfg, tmp_path / "ray", runner=ev.RayRunner(2))
     for kind in ("kinematic", "physics"):

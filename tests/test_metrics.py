@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from phymo.data import metrics
-from phymo.data.rotations import axis_angle_to_quat, quat_to_matrix
+from phymo.data import CANONICAL, Motion, metrics
+from phymo.data.rotations import axis_angle_to_quat, identity_quat, quat_to_matrix
 
 
 def _pose(rng, t=5, j=17):
@@ -129,3 +129,73 @@ def test_shape_mismatch_raises():
         metrics.mpjpe(np.zeros((2, 3, 3)), np.zeros((2, 4, 3)))
     with pytest.raises(ValueError, match="3 frames"):
         metrics.acceleration_error(np.zeros((2, 3, 3)), np.zeros((2, 3, 3)))
+
+
+def test_slide_is_measured_on_feet_in_contact_not_on_the_swinging_foot():
+    """The left foot swings forward 4 m/s above the ground; the right foot, on the ground, slides 0.1 m/s.
+    The plotted slide is the right foot's (the old plot took the fastest foot joint)."""
+    t, fps = 10, 30.0
+    rotations = identity_quat((t, CANONICAL.num_joints))
+    root = np.zeros((t, 3))
+    root[:, 2] = -CANONICAL.rest_positions()[:, 2].min()  # toes on the floor
+    standing = Motion(CANONICAL, fps, root, rotations).positions()
+    right = [CANONICAL.index(n) for n in ("right_ankle", "right_toe")]
+    left = [CANONICAL.index(n) for n in ("left_ankle", "left_toe")]
+    positions = standing.copy()
+    positions[:, right, 0] += 0.1 * np.arange(t)[:, None] / fps
+    positions[:, left, 0] += 4.0 * np.arange(t)[:, None] / fps
+    positions[:, left, 2] += 0.3
+
+    slide = metrics.plausibility_per_frame(positions, fps, CANONICAL.names)["slide of feet in contact (m/s)"]
+    assert np.isnan(slide[0]) and np.allclose(slide[1:], 0.1)
+
+
+def _standing(t=4, lift=0.0):
+    """The canonical rest pose with its toes on the floor, raised by ``lift`` metres."""
+    root = np.zeros((t, 3))
+    root[:, 2] = -CANONICAL.rest_positions()[:, 2].min() + lift
+    return Motion(CANONICAL, 30.0, root, identity_quat((t, CANONICAL.num_joints))).positions()
+
+
+def test_floating_is_the_lowest_foot_point_above_the_ground():
+    rest = CANONICAL.rest_positions()[:, 2]
+    standing = [rest[CANONICAL.index(n)] - rest.min() for n in metrics.FOOT_JOINTS]  # this skeleton standing flat
+    p = metrics.plausibility(_standing(lift=0.05), 30.0, CANONICAL.names, standing_heights=standing)
+    assert p.floating_mm == pytest.approx(50.0) and p.penetration_mm == 0.0
+    sunk = metrics.plausibility(_standing(lift=-0.02), 30.0, CANONICAL.names, standing_heights=standing)
+    assert sunk.floating_mm == 0.0 and sunk.penetration_max_mm == pytest.approx(20.0)
+    # the standing heights count: with the soles 3 cm below the toe joints it floats 3 cm less
+    lowered = metrics.plausibility(_standing(lift=0.05), 30.0, CANONICAL.names,
+                                   standing_heights=np.asarray(standing) + 0.03)
+    assert lowered.floating_mm == pytest.approx(20.0)
+
+
+def test_residual_force_is_reported_against_body_weight_on_simulated_frames():
+    force = np.array([100.0, np.nan, 300.0, 200.0])  # NaN: a frame that fell back, not simulated
+    p = metrics.plausibility(_standing(), 30.0, CANONICAL.names, residual_force=force, body_weight_n=1000.0)
+    assert p.residual_force_n == pytest.approx(200.0) and p.residual_share == pytest.approx(0.2)
+    assert p.residual_force_p95_n == pytest.approx(np.percentile([100.0, 300.0, 200.0], 95))
+    kinematic = metrics.plausibility(_standing(), 30.0, CANONICAL.names)
+    assert kinematic.residual_force_n is None and kinematic.residual_share is None
+
+
+def test_foot_contact_is_one_definition_for_skating_and_contacts():
+    fc = metrics.FOOT_CONTACT
+    pos = _standing(t=3)
+    feet = [CANONICAL.index(n) for n in metrics.FOOT_JOINTS]
+    assert fc.in_contact(pos[:, feet], metrics.FOOT_JOINTS).all()
+    sliding = pos.copy()
+    sliding[:, feet, 0] += (fc.slide_speed * 1.5 / 30.0) * np.arange(3)[:, None]
+    assert metrics.plausibility(sliding, 30.0, CANONICAL.names).foot_skating == 1.0
+    slow = pos.copy()
+    slow[:, feet, 0] += (fc.slide_speed * 0.5 / 30.0) * np.arange(3)[:, None]
+    assert metrics.plausibility(slow, 30.0, CANONICAL.names).foot_skating == 0.0
+
+
+def test_reprojection_error_per_frame_ignores_invisible_keypoints():
+    pred = np.zeros((2, 3, 2))
+    gt = np.array([[[3.0, 4.0], [0, 0], [100, 0]], [[0, 0], [0, 0], [0, 0]]])
+    conf = np.array([[1.0, 1.0, 0.0], [0.0, 0.0, 0.0]])
+    per = metrics.reprojection_error_px(pred, gt, conf, per_frame=True)
+    assert per[0] == pytest.approx(2.5) and np.isnan(per[1])
+    assert metrics.reprojection_error_px(pred, gt, conf) == pytest.approx(2.5)

@@ -22,12 +22,13 @@ needs_data = pytest.mark.skipif(not CLIP.is_file(), reason="shared mocap data no
 
 @needs_data
 def test_window_task_is_the_window_problem_in_optimizer_units():
+    from phymo.optimizer import OptimizerConfig
     from phymo.optimizer.physics_tasks import physics_task
-    from phymo.physics.reconstruct import ReconstructConfig
+    from phymo.physics import ReconstructConfig, WindowConfig
 
-    config = ReconstructConfig(window=6)
+    config = ReconstructConfig(windows=WindowConfig(window=6, overlap=2))
     task = physics_task(CLIP, 20, seed=1, config=config)
-    unit = config.learned_step_scale
+    unit = OptimizerConfig().step_scale
     assert task.dim % 6 == 0 and torch.all(task.x0.abs() <= 1.0 / unit + 1e-9)  # knots0 in [-1, 1]
     f0, g = task.loss_and_grad(task.x0)
     assert math.isfinite(float(f0)) and float(f0) > 0

@@ -47,7 +47,7 @@ def test_qvel_by_differences(body):
 
 
 def test_knot_matrix_interpolates_and_holds():
-    w = knot_matrix(5, 4, knot_every=2)
+    w = knot_matrix(5, 4, knot_every=2, interp="linear")
     assert w.shape == (16, 3) and np.allclose(w.sum(1), 1.0)
     assert np.allclose(w[0], [1, 0, 0]) and np.allclose(w[4], [0.5, 0.5, 0])
     h = knot_matrix(5, 4, knot_every=2, interp="hold")
@@ -60,7 +60,7 @@ def test_fitted_foot_stands_flat_in_the_motions_stance_pose(pitch):
     and on the ground in that pose (a rest-pose box would stand on an edge)."""
     from phymo.data.motion import Motion
     from phymo.data.rotations import axis_angle_to_quat, identity_quat
-    from phymo.physics.reconstruct import estimate_foot, fitted_body
+    from phymo.physics.fit import estimate_foot, fitted_body
 
     rot = identity_quat((10, CANONICAL.num_joints))
     for side in ("left", "right"):

@@ -6,6 +6,7 @@ import pytest
 from phymo.data import metrics
 from phymo.data.gait import walking_motion
 from phymo.data.synthetic import synthesize_observations
+from phymo.physics import ReferenceConfig
 from phymo.physics.body import BodyConfig, build_body
 from phymo.physics.loss import LossWeights
 from phymo.physics.reference import refine_motion, stance_pins, tracking_reference
@@ -32,7 +33,7 @@ def test_refinement_moves_the_estimate_towards_the_truth(walk):
 
 def test_reference_feet_stand_on_their_pins(walk):
     truth, obs, body = walk
-    ref, pins, stance = tracking_reference(body, obs, 0.04, 50, WEIGHTS, True, 0.08, 1.0)
+    ref, pins, stance = tracking_reference(body, obs, ReferenceConfig(weights=WEIGHTS))
     assert stance.mean() > 0.3  # a walk: every foot joint stands for a good part of the clip
     feet = ref.positions()[:, body.foot_sites()]
     off = np.linalg.norm(feet[..., :2] - pins[..., :2], axis=-1)[stance]
@@ -53,5 +54,5 @@ def test_missing_keypoints_and_bad_estimates_are_tolerated(walk):
     rot[3] = np.nan
     broken = type(obs.kinematic)(obs.kinematic.skeleton, obs.fps, obs.kinematic.root_translation, rot)
     bad = type(obs)(obs.keypoints_2d, obs.confidence, obs.camera, obs.fps, broken, obs.meta)
-    ref, pins, stance = tracking_reference(body, bad, 0.04, 50, WEIGHTS, True, 0.08, 1.0)
+    ref, pins, stance = tracking_reference(body, bad, ReferenceConfig(weights=WEIGHTS))
     assert ref is broken and pins is None and stance is None  # its windows fall back
