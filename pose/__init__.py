@@ -1,6 +1,13 @@
 """Video front end: frames, 2D keypoints, camera, temporal filtering, kinematic 3D initialization."""
 
-from .camera_setup import DEFAULT_FOV_DEG, camera_from_focal, camera_from_fov, load_calibration_toml, resolve_camera
+from .camera_setup import (
+    DEFAULT_FOV_DEG,
+    camera_from_focal,
+    camera_from_fov,
+    load_calibration,
+    read_calibration,
+    resolve_camera,
+)
 from .detector import (
     DEFAULT_DETECTOR,
     DETECTORS,
@@ -50,7 +57,7 @@ __all__ = [
     "initialize",
     "iter_frames",
     "load_any",
-    "load_calibration_toml",
+    "load_calibration",
     "load_coco_json",
     "load_csv",
     "load_keypoints",
@@ -59,6 +66,7 @@ __all__ = [
     "one_euro",
     "prepare_keypoints",
     "probe_video",
+    "read_calibration",
     "reprojection_error",
     "resolve_camera",
     "select_subject",
