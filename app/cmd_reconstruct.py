@@ -36,7 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--end", type=float, default=None, help="end time, seconds (default: end of video)")
     parser.add_argument("--height", type=float, default=None, help="the person's height, metres")
     parser.add_argument("--focal", type=float, default=None, help="focal length, pixels")
-    parser.add_argument("--calibration", default=None, help="camera calibration TOML (Pose2Sim/Sports2D)")
+    parser.add_argument("--calibration", default=None,
+                        help="camera calibration: Pose2Sim/Sports2D TOML or Qualisys .qca.txt")
+    parser.add_argument("--camera", default=None, help="the calibration's camera (default: its first)")
     add_pipeline_arguments(parser)
 
 
@@ -66,6 +68,11 @@ def print_summary(report: dict, out: Path) -> None:
           f"penetration {phys['penetration_mm']:.1f} mm; fallback windows {report['fallback_windows']}")
     files = sorted(p.name for p in out.iterdir() if p.is_file() and not p.name.startswith("."))
     print("  outputs: " + ", ".join(files))
+    for line in report["input"]["guesses"]["weak"]:
+        print(f"  note: {line}")
+    if 2 * report["fallback_windows"] > len(report["windows"]):
+        print(f"  WARNING: {report['fallback_windows']} of {len(report['windows'])} physics windows fell back to the "
+              "kinematic estimate (report.json windows[].fallback says why): this result is mostly not physics")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -80,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
 
         require_file(args.video)
     config = pipeline_config(args, start_s=args.start, end_s=args.end, height_m=args.height, focal_px=args.focal,
-                             calibration=args.calibration)
+                             calibration=args.calibration, camera=args.camera)
     out = args.out or Path("out") / (args.video or args.keypoints).stem
     report = run_pipeline(out, config, video=args.video, keypoints=args.keypoints, resume=args.resume)
     print_summary(report, out)

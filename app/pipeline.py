@@ -28,6 +28,8 @@ from phymo.data.metrics import foot_skating, jitter, penetration
 from phymo.data.observations import observations_from_arrays, observations_to_arrays
 from phymo.physics import ReconstructConfig
 
+from .guesses import guesses
+
 log = logging.getLogger(__name__)
 
 #: per foot joint (ankles, toes): height above the ground under which it counts as in contact, metres
@@ -42,9 +44,10 @@ class PipelineConfig:
         optimizer: name in ``phymo.optimizer.registry.OPTIMIZERS`` used for the physics windows.
         device: ``auto`` (CUDA when present), ``cpu`` or ``cuda``, for the learned optimizer's network.
         start_s, end_s: the part of the video to reconstruct, seconds (end None: to the end).
-        height_m: the person's height, metres (None: estimated from the keypoints).
+        height_m: the person's height, metres (None: assumed, an average adult; see phymo.pose.kinematic_fit).
         focal_px: focal length in pixels (None: from ``calibration`` or a field-of-view assumption).
-        calibration: a camera calibration TOML file (Pose2Sim/Sports2D format).
+        calibration: a camera calibration file (Pose2Sim/Sports2D TOML or Qualisys .qca.txt).
+        camera: the calibration's camera to use (None: its first).
         detector: keypoint backend name in ``phymo.pose.DETECTORS``.
         smpl_model: a folder with the user's SMPL model files; when set, SMPL parameters are exported.
         overlay: render ``overlay.mp4``.
@@ -58,6 +61,7 @@ class PipelineConfig:
     height_m: float | None = None
     focal_px: float | None = None
     calibration: str | None = None
+    camera: str | None = None
     detector: str = "mediapipe"
     smpl_model: str | None = None
     overlay: bool = True
@@ -145,7 +149,7 @@ def kinematic_initialization(kp, config: PipelineConfig, cache: Path) -> Observa
     """Camera set-up and the kinematic 3D fit (cached); returns observations with the kinematic motion."""
     from phymo.pose import FitConfig, initialize, resolve_camera
 
-    camera, how = resolve_camera(kp.width, kp.height, config.focal_px, config.calibration)
+    camera, how = resolve_camera(kp.width, kp.height, config.focal_px, config.calibration, config.camera)
     fit_config = FitConfig(height_m=config.height_m)
     key = _hash(kp.points.tobytes(), kp.confidence.tobytes(), camera.to_dict(), dataclasses.asdict(fit_config))
     path = cache / f"kinematic-{key}.npz"
@@ -240,7 +244,8 @@ def run_pipeline(out: Path, config: PipelineConfig, video: Path | None = None, k
     report = {"schema_version": SCHEMA_VERSION, "input": {
         "video": video, "keypoints": keypoints, "fps": obs.fps, "frames": obs.num_frames,
         "width": obs.camera.width, "height": obs.camera.height, "detected_share": kp.detected_share,
-        "camera": obs.meta.get("camera_source"), "kinematic_reproj_px": obs.meta.get("kinematic_reproj_px")},
+        "camera": obs.meta.get("camera_source"), "kinematic_reproj_px": obs.meta.get("kinematic_reproj_px"),
+        "guesses": guesses(obs, obs.meta.get("camera_source", ""))},
         "config": {**dataclasses.asdict(config), "resolved_device": device}}
     outputs = timings.stage("export", _write_outputs, out, obs, rec, config, video, frames)
     report |= outputs

@@ -20,10 +20,11 @@ from .detector import (
     make_detector,
 )
 from .filtering import FilterConfig, filter_keypoints, one_euro
+from .ground import estimate_ground
 from .importers import load_any, load_coco_json, load_csv, load_openpose
 from .initialize import initialize, prepare_keypoints
 from .keypoints import Keypoints2D, load_keypoints
-from .kinematic_fit import FitConfig, FitResult, estimate_ground, fit_kinematic, reprojection_error
+from .kinematic_fit import FitConfig, FitResult, fit_kinematic, reprojection_error
 from .mappings import BODY_25, BODY_25B, COCO_18, POSE_JOINT_MAPPINGS, get_mapping
 from .tracking import fill_gaps, select_subject
 from .video import VideoInfo, iter_frames, probe_video
