@@ -11,6 +11,8 @@ How observations are made (ground truth known in every case):
   stand-in for a learned lifter, which phymo does not have yet). Scores use the 17 original joints.
 - ``aist``: as ``h36m`` with AIST++'s COCO-17 keypoints (pelvis, neck, spine and chest made from hip and
   shoulder midpoints), camera ``c01``; scores use the 12 limb joints, the nose and the hip midpoint.
+- ``multiview``: a calibrated multi-camera trial (:mod:`phymo.app.multiview`): each camera's video goes
+  through the whole pipeline as ``phymo reconstruct`` runs it, scored against the triangulated markers.
 - ``clips``: real videos need the video front end (:mod:`phymo.pose`), not available yet.
 """
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -45,6 +48,8 @@ class EvalConfig:
         max_sequences: evaluate the first ``max_sequences`` sequences (None: all).
         seed: base seed; each sequence's seed is derived from it and the sequence id.
         optimizers: optimizer names; the first reconstructs, all are compared when more than one.
+        reference: multiview: the markers' TRC file (None: the one found in the trial).
+        use_calibration: multiview: the calibration's intrinsics replace the camera guess.
         foot_contact_height: contact thresholds above the ground for ankles and toes, metres (retargeted
             mocap stands with ankles ~0.075 m and toes ~0 m above the ground; looser thresholds count a
             lifting heel as a sliding contact, so even ground-truth walking would "skate").
@@ -63,6 +68,8 @@ class EvalConfig:
     max_sequences: int | None = None
     seed: int = 0
     optimizers: tuple[str, ...] = ("adam",)
+    reference: str | None = None
+    use_calibration: bool = False
     foot_contact_height: tuple[float, float] = (0.09, 0.03)
     skate_speed: float = 0.2
     synthetic: SyntheticConfig = SyntheticConfig()
@@ -75,6 +82,8 @@ class EvalConfig:
             raise PhymoError(f"--max-frames must be at least 3 (acceleration needs 3 frames), got {self.max_frames}")
         if not self.optimizers:
             raise PhymoError("name at least one optimizer")
+        if self.dataset != "multiview" and (self.reference is not None or self.use_calibration):
+            raise PhymoError("--reference and --use-calibration apply to --dataset multiview only")
 
 
 @dataclass(frozen=True)
@@ -90,12 +99,29 @@ class SequenceSpec:
 class Sample:
     """Observations (with a kinematic estimate) and ground truth ``gt (T, J, 3)`` world metres, canonical order.
 
-    ``joints`` are the canonical indices the protocol scores (root first: the alignment joint).
+    Attributes:
+        obs, gt: the observations and the truth, in the same world frame (the observations' camera's).
+        joints: the canonical indices the protocol scores (root first: the alignment joint).
+        pelvis_from_hips: the truth has no pelvis joint; its pelvis slot and the prediction's score the
+            hips' midpoint.
+        align_frames: 0 when prediction and truth share a world by construction (global MPJPE without
+            alignment); else global MPJPE aligns this many first frames rigidly (a prediction in a world
+            of its own), and ``mpjpe_cam`` keeps the unaligned error.
+        physics: ``(T, J, 3)`` positions of a physics result already made from ``obs`` (the whole pipeline
+            ran), with its ``physics_extras``; None: the evaluation reconstructs.
+        gt_on_ground: the truth's ground is z = 0, so its plausibility figures are a reference.
+        info: dataset notes copied into the sequence's record.
     """
 
     obs: Observations
     gt: np.ndarray
     joints: list[int] = field(default_factory=lambda: list(range(CANONICAL.num_joints)))
+    pelvis_from_hips: bool = False
+    align_frames: int = 0
+    physics: np.ndarray | None = None
+    physics_extras: dict = field(default_factory=dict)
+    gt_on_ground: bool = True
+    info: dict = field(default_factory=dict)
 
 
 def sequence_seed(base: int, seq_id: str) -> int:
@@ -115,7 +141,7 @@ def _mocap_specs(cfg: EvalConfig) -> list[SequenceSpec]:
     return specs
 
 
-def _mocap_sample(spec: SequenceSpec, cfg: EvalConfig) -> Sample:
+def _mocap_sample(spec: SequenceSpec, cfg: EvalConfig, work: Path | None = None) -> Sample:
     from phymo.data.retarget import load_bvh_motion
 
     motion = load_bvh_motion(spec.source[0]).resample(cfg.fps)
@@ -167,7 +193,7 @@ def _h36m_specs(cfg: EvalConfig) -> list[SequenceSpec]:
             for c in cfg.cameras]
 
 
-def _h36m_sample(spec: SequenceSpec, cfg: EvalConfig) -> Sample:
+def _h36m_sample(spec: SequenceSpec, cfg: EvalConfig, work: Path | None = None) -> Sample:
     from phymo.data.skeleton import H36M_17
 
     subject, action, cam = spec.source
@@ -193,7 +219,7 @@ def _aist_specs(cfg: EvalConfig) -> list[SequenceSpec]:
     return [SequenceSpec(s, s.split("_")[0], (s,)) for s in AISTDataset(cfg.root).sequences()]
 
 
-def _aist_sample(spec: SequenceSpec, cfg: EvalConfig) -> Sample:
+def _aist_sample(spec: SequenceSpec, cfg: EvalConfig, work: Path | None = None) -> Sample:
     from phymo.data.aist import AISTDataset
     from phymo.data.skeleton import COCO_17
 
@@ -215,11 +241,26 @@ def _clips_specs(cfg: EvalConfig) -> list[SequenceSpec]:
                      "initialization from video), which is not available yet; evaluate 'mocap', 'h36m' or 'aist'")
 
 
-#: dataset name -> (list the jobs, load one job's sample)
-DATASETS: dict[str, tuple[Callable[[EvalConfig], list[SequenceSpec]], Callable[[SequenceSpec, EvalConfig], Sample]]] = {
+def _multiview_specs(cfg: EvalConfig) -> list[SequenceSpec]:
+    from .multiview import camera_specs
+
+    return camera_specs(cfg)
+
+
+def _multiview_sample(spec: SequenceSpec, cfg: EvalConfig, work: Path | None = None) -> Sample:
+    from .multiview import camera_sample
+
+    return camera_sample(spec, cfg, work)
+
+
+#: dataset name -> (list the jobs, load one job's sample). ``load(spec, cfg, work)``: ``work`` is a folder
+#: for the sequence's own outputs (multiview: its pipeline run), or None; the synthetic datasets write none.
+DATASETS: dict[str, tuple[Callable[[EvalConfig], list[SequenceSpec]],
+                          Callable[[SequenceSpec, EvalConfig, Path | None], Sample]]] = {
     "mocap": (_mocap_specs, _mocap_sample),
     "h36m": (_h36m_specs, _h36m_sample),
     "aist": (_aist_specs, _aist_sample),
+    "multiview": (_multiview_specs, _multiview_sample),
     "clips": (_clips_specs, None),
 }
 
