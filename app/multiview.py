@@ -17,7 +17,7 @@ physics, every output under ``OUT/runs/<camera>``). The calibration enters only 
 run's world through the calibration's extrinsics of that camera (:mod:`phymo.app.truth`), with TRC row
 ``f`` taken as video frame ``f``. Each record also notes the height and focal length the run used, how
 it got them, and what the markers (height, :func:`phymo.data.markers.marker_height`) and the
-calibration (focal length) say.
+calibration (focal length; the lab floor's tilt from the run's ground) say.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from phymo.data.errors import DataFormatError, InputNotFoundError
 
@@ -125,23 +127,27 @@ def camera_sample(spec: SequenceSpec, cfg: EvalConfig, work: Path | None = None)
     truth = marker_truth(markers, calibration, camera, info.width, info.height)
     sample = run_sample(work, truth)
     guesses = report["input"]["guesses"]
+    up_run, up_lab = sample.obs.camera.R[:, 2], truth.camera.R[:, 2]  # each world's up in the camera's axes
     sample.info = {"run": str(work), "height_m": guesses["height_m"], "height_source": guesses["height_source"],
                    "height_markers_m": marker_height(truth.positions), "focal_px": guesses["focal_px"],
-                   "focal_source": guesses["focal_source"], "focal_calibration_px": truth.camera.fx}
+                   "focal_source": guesses["focal_source"], "focal_calibration_px": truth.camera.fx,
+                   "ground_tilt_deg": float(np.degrees(np.arccos(np.clip(up_run @ up_lab, -1.0, 1.0))))}
     return sample
 
 
 def format_cameras(records: list[dict]) -> str:
     """Markdown: per camera, the height and focal length the run used beside the markers' and the calibration's,
-    and the unaligned error in the camera frame (``mpjpe_cam``) they drive."""
-    lines = ["| camera | height m (source) | markers m | focal px (source) | calibration px | mpjpe_cam kin | "
-             "mpjpe_cam phys |", "|---|---|---|---|---|---|---|"]
+    the angle between the run's ground and the lab floor, and the unaligned error in the camera frame
+    (``mpjpe_cam``, mm) they drive."""
+    lines = ["| camera | height m (source) | markers m | focal px (source) | calibration px | ground tilt deg | "
+             "mpjpe_cam kin | mpjpe_cam phys |", "|---|---|---|---|---|---|---|---|"]
     for r in records:
         if r.get("status") != "ok":
             continue
         i = r["info"]
         lines.append(f"| {r['id']} | {i['height_m']:.3f} ({i['height_source']}) | {i['height_markers_m']:.3f} | "
                      f"{i['focal_px']:.0f} ({i['focal_source']}) | {i['focal_calibration_px']:.0f} | "
+                     f"{i['ground_tilt_deg']:.1f} | "
                      f"{r['kinematic']['mpjpe_cam']:.1f} | {r['physics']['mpjpe_cam']:.1f} |")
     return "\n".join(lines) + "\n"
 

@@ -144,7 +144,7 @@ def resolve_camera(width: int, height: int, focal_px: float | None = None, calib
     """The camera for a ``width x height`` video and a word on where it came from (logged)."""
     if calibration is not None:
         cam = load_calibration(calibration, camera_name, width, height)
-        how = f"calibration {calibration}" + (f" camera {camera_name}" if camera_name else "")
+        how = f"calibration {Path(calibration).name}" + (f" camera {camera_name}" if camera_name else "")
     elif focal_px is not None:
         cam, how = camera_from_focal(width, height, focal_px), f"focal {focal_px:g} px (user)"
     else:
