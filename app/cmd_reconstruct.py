@@ -17,7 +17,7 @@ PIPELINE_OPTIONS = (("optimizer", "optimizer"), ("optimizer", "device"), ("optim
                     ("physics", "simulation", "substeps"), ("physics", "simulation", "threads"),
                     ("physics", "fit_ankle"), ("person",), ("overlay",), ("smpl_model",))
 #: the flags of ``reconstruct`` alone
-INPUT_OPTIONS = (("start",), ("end",), ("height",), ("focal",), ("calibration",))
+INPUT_OPTIONS = (("start",), ("end",), ("height",), ("focal",), ("calibration",), ("camera",))
 
 
 def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
@@ -86,6 +86,11 @@ def print_summary(report: dict, out: Path) -> None:
     for w in fell:
         print(f"    fell back: frames {w['start']}-{w['stop'] - 1} (segment {w['segment'] + 1}): {w['reason']}")
     print("  outputs: " + ", ".join(report["files"]))
+    for line in report["input"]["guesses"]["weak"]:
+        print(f"  note: {line}")
+    if 2 * len(fell) > len(windows):
+        print(f"  WARNING: {len(fell)} of {len(windows)} physics windows fell back to the kinematic estimate "
+              "(report.json windows[].reason says why): this result is mostly not physics")
 
 
 def run(args: argparse.Namespace) -> int:

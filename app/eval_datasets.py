@@ -11,6 +11,8 @@ How observations are made (ground truth known in every case):
   stand-in for a learned lifter, which phymo does not have yet). Scores use the 17 original joints.
 - ``aist``: as ``h36m`` with AIST++'s COCO-17 keypoints (pelvis, neck, spine and chest made from hip and
   shoulder midpoints), camera ``c01``; scores use the 12 limb joints, the nose and the hip midpoint.
+- ``multiview``: a calibrated multi-camera trial (:mod:`phymo.app.multiview`): each camera's video goes
+  through the whole pipeline as ``phymo reconstruct`` runs it, scored against the triangulated markers.
 - ``clips``: real videos need the video front end (:mod:`phymo.pose`), not available yet.
 """
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -47,6 +50,8 @@ class EvalConfig:
         seed: base seed; each sequence's seed is derived from it and the sequence id.
         optimizer: how the reconstruction optimizes its windows (default: as ``phymo reconstruct`` does).
         compare: optimizer names run on the same windows of every sequence and compared (empty: none).
+        reference: multiview: the markers' TRC file (None: the one found in the trial).
+        use_calibration: multiview: the calibration's intrinsics replace the camera guess.
     """
 
     dataset: str
@@ -62,6 +67,8 @@ class EvalConfig:
     seed: int = 0
     optimizer: OptimizerConfig = OptimizerConfig()
     compare: tuple[str, ...] = ()
+    reference: str | None = None
+    use_calibration: bool = False
     synthetic: SyntheticConfig = SyntheticConfig()
     reconstruct: ReconstructConfig = ReconstructConfig()
 
@@ -70,6 +77,8 @@ class EvalConfig:
             raise PhymoError(f"unknown dataset {self.dataset!r}; choose one of {sorted(DATASETS)}")
         if self.max_frames is not None and self.max_frames < 3:
             raise PhymoError(f"--max-frames must be at least 3 (acceleration needs 3 frames), got {self.max_frames}")
+        if self.dataset != "multiview" and (self.reference is not None or self.use_calibration):
+            raise PhymoError("--reference and --use-calibration apply to --dataset multiview only")
 
 
 @dataclass(frozen=True)
@@ -85,12 +94,31 @@ class SequenceSpec:
 class Sample:
     """Observations (with a kinematic estimate) and ground truth ``gt (T, J, 3)`` world metres, canonical order.
 
-    ``joints`` are the canonical indices the protocol scores (root first: the alignment joint).
+    Attributes:
+        obs, gt: the observations and the truth, in the same world frame (the observations' camera's).
+        joints: the canonical indices the protocol scores (root first: the alignment joint).
+        pelvis_from_hips: the truth has no pelvis joint; its pelvis slot and the prediction's score the
+            hips' midpoint.
+        align_frames: 0 when prediction and truth share a world by construction (global MPJPE without
+            alignment); else global MPJPE aligns this many first frames rigidly (a prediction in a world
+            of its own), and ``mpjpe_cam`` keeps the unaligned error.
+        physics: ``(T, J, 3)`` positions of a physics result already made from ``obs`` (the whole pipeline
+            ran), with its ``physics_extras`` and the ``plausibility`` of both results (``{"kinematic": ...,
+            "physics": ...}``, its report's); None: the evaluation reconstructs.
+        gt_on_ground: the truth's ground is z = 0, so its plausibility figures are a reference.
+        info: dataset notes copied into the sequence's record.
     """
 
     obs: Observations
     gt: np.ndarray
     joints: list[int] = field(default_factory=lambda: list(range(CANONICAL.num_joints)))
+    pelvis_from_hips: bool = False
+    align_frames: int = 0
+    physics: np.ndarray | None = None
+    physics_extras: dict = field(default_factory=dict)
+    plausibility: dict = field(default_factory=dict)
+    gt_on_ground: bool = True
+    info: dict = field(default_factory=dict)
 
 
 def sequence_seed(base: int, seq_id: str) -> int:
@@ -117,7 +145,7 @@ def _mocap_specs(cfg: EvalConfig) -> list[SequenceSpec]:
     return specs
 
 
-def _mocap_sample(spec: SequenceSpec, cfg: EvalConfig) -> Sample:
+def _mocap_sample(spec: SequenceSpec, cfg: EvalConfig, work: Path | None = None) -> Sample:
     from phymo.data.retarget import load_bvh_motion
 
     motion = load_bvh_motion(spec.source[0]).resample(cfg.fps)
@@ -169,7 +197,7 @@ def _h36m_specs(cfg: EvalConfig) -> list[SequenceSpec]:
             for c in cfg.cameras]
 
 
-def _h36m_sample(spec: SequenceSpec, cfg: EvalConfig) -> Sample:
+def _h36m_sample(spec: SequenceSpec, cfg: EvalConfig, work: Path | None = None) -> Sample:
     from phymo.data.skeleton import H36M_17
 
     subject, action, cam = spec.source
@@ -195,7 +223,7 @@ def _aist_specs(cfg: EvalConfig) -> list[SequenceSpec]:
     return [SequenceSpec(s, s.split("_")[0], (s,)) for s in AISTDataset(cfg.root).sequences()]
 
 
-def _aist_sample(spec: SequenceSpec, cfg: EvalConfig) -> Sample:
+def _aist_sample(spec: SequenceSpec, cfg: EvalConfig, work: Path | None = None) -> Sample:
     from phymo.data.aist import AISTDataset
     from phymo.data.skeleton import COCO_17
 
@@ -217,11 +245,26 @@ def _clips_specs(cfg: EvalConfig) -> list[SequenceSpec]:
                      "initialization from video), which is not available yet; evaluate 'mocap', 'h36m' or 'aist'")
 
 
-#: dataset name -> (list the jobs, load one job's sample)
-DATASETS: dict[str, tuple[Callable[[EvalConfig], list[SequenceSpec]], Callable[[SequenceSpec, EvalConfig], Sample]]] = {
+def _multiview_specs(cfg: EvalConfig) -> list[SequenceSpec]:
+    from .multiview import camera_specs
+
+    return camera_specs(cfg)
+
+
+def _multiview_sample(spec: SequenceSpec, cfg: EvalConfig, work: Path | None = None) -> Sample:
+    from .multiview import camera_sample
+
+    return camera_sample(spec, cfg, work)
+
+
+#: dataset name -> (list the jobs, load one job's sample). ``load(spec, cfg, work)``: ``work`` is a folder
+#: for the sequence's own outputs (multiview: its pipeline run), or None; the synthetic datasets write none.
+DATASETS: dict[str, tuple[Callable[[EvalConfig], list[SequenceSpec]],
+                          Callable[[SequenceSpec, EvalConfig, Path | None], Sample]]] = {
     "mocap": (_mocap_specs, _mocap_sample),
     "h36m": (_h36m_specs, _h36m_sample),
     "aist": (_aist_specs, _aist_sample),
+    "multiview": (_multiview_specs, _multiview_sample),
     "clips": (_clips_specs, None),
 }
 

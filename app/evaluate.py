@@ -1,4 +1,4 @@
-"""Evaluation orchestration: sequence jobs, sequential and Ray runners, streamed results, summary tables.
+"""Evaluation orchestration: sequence jobs, sequential and Ray runners, streamed results.
 
 A dataset (:data:`phymo.app.eval_datasets.DATASETS`) lists :class:`SequenceSpec` jobs (small,
 picklable) and turns one into a :class:`Sample`: observations carrying a kinematic initialization, plus
@@ -7,8 +7,7 @@ scores. One job reconstructs the sequence with physics and scores the kinematic 
 physics result against ground truth. Each finished job is appended as one JSON line to
 ``OUT/sequences.jsonl`` at once, so a rerun skips sequences already finished; a job that raises is
 recorded as failed, never aborts the run. ``OUT/summary.json`` and ``OUT/summary.md`` aggregate per
-action (frames pooled) and overall (mean over actions), Human3.6M style
-(:func:`phymo.data.metrics.protocol_by_action`).
+action (frames pooled) and overall (mean over actions), Human3.6M style (:mod:`phymo.app.eval_summary`).
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ import logging
 import os
 import time
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -33,29 +32,22 @@ from phymo.app.eval_datasets import (  # noqa: F401 - re-exported: the evaluatio
     list_sequences,
     sequence_seed,
 )
+from phymo.app.eval_summary import (  # noqa: F401 - re-exported: the evaluation API in one place
+    KINDS,
+    METRICS,
+    PHYSICS_EXTRAS,
+    PUBLISHED_H36M,
+    compare_optimizers,
+    format_comparison,
+    format_markdown,
+    format_published,
+    summarize,
+)
 from phymo.data import metrics
 from phymo.data.export import atomic_write_bytes, atomic_write_json
 from phymo.data.skeleton import CANONICAL
 
 log = logging.getLogger(__name__)
-
-#: Summary metric keys: mm (position errors; accel in mm/frame^2), px (2D), share (foot skating), and the
-#: plausibility figures of :class:`phymo.data.metrics.Plausibility` under the names it gives them.
-METRICS = ("mpjpe", "pa_mpjpe", "mpjpe_g", "mpjpe_2d", "accel_error", "foot_skating", "floating_mm", "penetration_mm")
-#: Physics-only per-sequence numbers kept in the records and averaged over sequences in the summary.
-PHYSICS_EXTRAS = ("residual_force_n", "residual_force_p95_n", "residual_share", "steps", "evaluations", "wall_s",
-                  "resolved_windows", "fallback_windows")
-KINDS = ("kinematic", "physics")
-
-#: Published Human3.6M numbers (mm) to read beside an ``h36m`` evaluation's (protocol on S9 and S11 unless
-#: the name says otherwise); a method reports only some of the metrics.
-PUBLISHED_H36M = {
-    "DiffPhy (Gärtner et al., CVPR 2022)": {"mpjpe": 81.7, "mpjpe_g": 139.1, "pa_mpjpe": 55.6},
-    "physics trajectory optimization (Gärtner et al., CVPR 2022)": {"mpjpe": 84.0, "mpjpe_g": 143.0,
-                                                                     "pa_mpjpe": 56.0},
-    "Optimus (Gärtner et al., CVPR 2023), its in-domain trajectory-optimization split": {"mpjpe_g": 24.0},
-    "Adafactor-MLP, same split (reported by the Optimus paper)": {"mpjpe_g": 33.0},
-}
 
 
 # ---- one sequence ---------------------------------------------------------------------------------
@@ -64,25 +56,32 @@ def score(pred: np.ndarray, sample: Sample, plausibility: dict) -> tuple[dict[st
     """Metrics of world positions ``pred (T, J, 3)`` against the sample's ground truth, with ``plausibility``
     (:func:`phymo.data.metrics.plausibility` as a dict) of the whole motion.
 
-    Returns sequence values (see :data:`METRICS` for units) and per-frame values of the four per-frame
-    metrics (pooled per action in the summary).
+    Returns sequence values (see :data:`METRICS` for units; with ``sample.align_frames`` also ``mpjpe_cam``,
+    the global error before alignment, mm) and per-frame values of the four per-frame metrics (pooled per
+    action in the summary).
     """
     j = sample.joints
     p, g = pred[:, j], sample.gt[:, j]
+    if sample.pelvis_from_hips:  # the truth's root is the hips' midpoint: so is the prediction's
+        p = p.copy()
+        p[:, 0] = pred[:, [CANONICAL.index("left_hip"), CANONICAL.index("right_hip")]].mean(axis=1)
     cam = sample.obs.camera
     per_frame = {"mpjpe": metrics.mpjpe(p, g, per_frame=True) * 1000,
                  "pa_mpjpe": metrics.pa_mpjpe(p, g, per_frame=True) * 1000,
-                 "mpjpe_g": metrics.mpjpe_global(p, g, per_frame=True) * 1000,
+                 "mpjpe_g": (metrics.mpjpe_first_aligned(p, g, sample.align_frames, per_frame=True)
+                             if sample.align_frames else metrics.mpjpe_global(p, g, per_frame=True)) * 1000,
                  "mpjpe_2d": metrics.reprojection_error_px(cam.project(p), cam.project(g), per_frame=True)}
     values = {k: float(v.mean()) for k, v in per_frame.items()}
+    if sample.align_frames:
+        values["mpjpe_cam"] = metrics.mpjpe_global(p, g) * 1000
     values["accel_error"] = metrics.acceleration_error(p, g) * 1000
     values.update(plausibility)
     return values, {k: v.tolist() for k, v in per_frame.items()}
 
 
-def _plausibility(positions: np.ndarray, fps: float, rec=None, residual: bool = False) -> dict:
+def plausibility(positions: np.ndarray, fps: float, rec=None, residual: bool = False) -> dict:
     """:func:`phymo.data.metrics.plausibility` of canonical positions, with the physics body's standing heights
-    and (``residual``) its residual force when ``rec`` is given."""
+    and (``residual``) its residual force when the physics result ``rec`` is given."""
     kw = {} if rec is None else {"standing_heights": rec.standing_heights, "body_weight_n": rec.body_weight_n,
                                  "residual_force": rec.residual_force if residual else None}
     return dataclasses.asdict(metrics.plausibility(positions, fps, CANONICAL.names, **kw))
@@ -107,28 +106,38 @@ def _physics(sample: Sample, cfg: EvalConfig, cache: Path | None, reconstruct_fn
 
 
 def evaluate_sequence(spec: SequenceSpec, cfg: EvalConfig, cache_root: str | None = None,
-                      reconstruct_fn=None) -> dict:
+                      reconstruct_fn=None, work_root: str | None = None) -> dict:
     """Evaluate one sequence: the record written to ``sequences.jsonl`` (raises on failure).
 
-    ``reconstruct_fn`` defaults to :func:`phymo.physics.reconstruct` (tests inject others). With
-    ``cfg.compare`` the named optimizers also run on the same windows (:func:`compare_on_windows`), traced
-    under ``optimizers``.
+    ``reconstruct_fn`` defaults to :func:`phymo.physics.reconstruct` (tests inject others); a dataset that
+    runs the whole pipeline itself (multiview) brings its physics result and both plausibility records (its
+    ``report.json``'s) in the sample, and writes that run under ``work_root/<id>``. With ``cfg.compare``
+    the named optimizers also run on the same windows (:func:`compare_on_windows`), traced under ``optimizers``.
     """
     if reconstruct_fn is None:
         from phymo.physics import reconstruct as reconstruct_fn
     t0 = time.perf_counter()
-    sample = DATASETS[cfg.dataset][1](spec, cfg)
+    work = None if work_root is None else Path(work_root) / _safe(spec.id)
+    sample = DATASETS[cfg.dataset][1](spec, cfg, work)
     fps = sample.obs.fps
     rec = {"id": spec.id, "action": spec.action, "status": "ok", "num_frames": sample.obs.num_frames,
            "fps": fps, "per_frame": {}}
-    cache = None if cache_root is None else Path(cache_root) / _safe(spec.id) / cfg.optimizer.optimizer
-    result, extras = _physics(sample, cfg, cache, reconstruct_fn)
-    rec["kinematic"], rec["per_frame"]["kinematic"] = score(
-        sample.obs.kinematic_positions(), sample, _plausibility(sample.obs.kinematic_positions(), fps, result))
-    rec["ground_truth"] = _plausibility(sample.gt, fps, result)  # reference for the plausibility metrics
-    pos = result.motion.positions()
-    rec["physics"], rec["per_frame"]["physics"] = score(pos, sample, _plausibility(pos, fps, result, residual=True))
+    if sample.physics is None:
+        cache = None if cache_root is None else Path(cache_root) / _safe(spec.id) / cfg.optimizer.optimizer
+        result, extras = _physics(sample, cfg, cache, reconstruct_fn)
+        pos = result.motion.positions()
+        plaus = {"kinematic": plausibility(sample.obs.kinematic_positions(), fps, result),
+                 "physics": plausibility(pos, fps, result, residual=True)}
+        if sample.gt_on_ground:  # reference for the plausibility metrics
+            rec["ground_truth"] = plausibility(sample.gt, fps, result)
+    else:
+        pos, extras, plaus = sample.physics, dict(sample.physics_extras), sample.plausibility
+    rec["kinematic"], rec["per_frame"]["kinematic"] = score(sample.obs.kinematic_positions(), sample,
+                                                            plaus["kinematic"])
+    rec["physics"], rec["per_frame"]["physics"] = score(pos, sample, plaus["physics"])
     rec["physics"].update(extras)
+    if sample.info:
+        rec["info"] = sample.info
     if cfg.compare:
         rec["optimizers"] = {n: compare_on_windows(sample.obs, cfg.reconstruct, cfg.optimizer, n) for n in cfg.compare}
     rec["total_s"] = time.perf_counter() - t0
@@ -264,7 +273,8 @@ def run_evaluation(cfg: EvalConfig, out: str | Path, runner=None, job_fn=None) -
     done = {k for k, r in read_results(results_path).items() if r.get("status") == "ok"}
     todo = [s for s in specs if s.id not in done]
     log.info("%d sequences, %d already finished, %d to run", len(specs), len(specs) - len(todo), len(todo))
-    job_fn = job_fn or functools.partial(evaluate_sequence, cfg=cfg, cache_root=str(out / "cache"))
+    job_fn = job_fn or functools.partial(evaluate_sequence, cfg=cfg, cache_root=str(out / "cache"),
+                                         work_root=str(out / "runs"))
 
     def on_result(record: dict) -> None:
         _append(results_path, record)
@@ -279,6 +289,10 @@ def run_evaluation(cfg: EvalConfig, out: str | Path, runner=None, job_fn=None) -
     if cfg.dataset == "h36m":
         summary["published"] = PUBLISHED_H36M
         text += "\n" + format_published(summary)
+    if cfg.dataset == "multiview":
+        from .multiview import format_cameras
+
+        text += "\n" + format_cameras(records)
     if cfg.compare:
         summary["optimizers"] = compare_optimizers(records)
         atomic_write_json(out / "optimizers.json", summary["optimizers"])
@@ -286,124 +300,3 @@ def run_evaluation(cfg: EvalConfig, out: str | Path, runner=None, job_fn=None) -
     atomic_write_json(out / "summary.json", summary)
     atomic_write_bytes(out / "summary.md", text.encode())
     return summary
-
-
-def format_published(summary: dict) -> str:
-    """This run's MPJPE, global MPJPE and PA-MPJPE above the published Human3.6M numbers."""
-    keys = ("mpjpe", "mpjpe_g", "pa_mpjpe")
-    rows = [(f"phymo {kind} (this run)", summary[kind]) for kind in KINDS] + list(summary["published"].items())
-    lines = ["| method | MPJPE | global MPJPE | PA-MPJPE |", "|---|---|---|---|"]
-    lines += [f"| {name} | " + " | ".join(_or_dash(v.get(k), "{:.1f}") for k in keys) + " |" for name, v in rows]
-    return "\n".join(lines) + "\n"
-
-
-def format_comparison(comparison: dict) -> str:
-    """Markdown table of :func:`compare_optimizers`: summed best window loss at 1, 25%, 50% and all evaluations."""
-    lines = ["| optimizer | windows | steps | evals per window (max) | loss @1 | loss @25% | loss @50% | final loss "
-             "| seconds | evals to L-BFGS final | seconds to L-BFGS final |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for name, c in comparison.items():
-        curve, n = c["loss_vs_evaluation"], len(c["loss_vs_evaluation"])
-        at = [f"{curve[max(0, int(np.ceil(f * n)) - 1)]:.4g}" if n else "-" for f in (0.0, 0.25, 0.5)]
-        lines.append(f"| {name} | {c['windows']} | {c['iterations']} | {n} | {' | '.join(at)} | "
-                     f"{c['final_loss']:.4g} | {c['wall_s']:.1f} | {_or_dash(c.get('evaluations_to_lbfgs'))} | "
-                     f"{_or_dash(c.get('seconds_to_lbfgs'), '{:.1f}')} |")
-    return "\n".join(lines) + "\n"
-
-
-def _or_dash(v, fmt: str = "{}") -> str:
-    return "-" if v is None else fmt.format(v)
-
-
-def summarize(records: Iterable[dict]) -> dict:
-    """``{"kinematic": {...}, "physics": {...}, "sequences": [...], "failed": [...]}``.
-
-    Per kind: each :data:`METRICS` key overall (mean over actions of frame-pooled means), and
-    ``per_action``; physics also has :data:`PHYSICS_EXTRAS` (sequence means).
-    """
-    records = list(records)
-    ok = [r for r in records if r.get("status") == "ok"]
-    summary = {"kinematic": {}, "physics": {}, "count": {"ok": len(ok), "failed": len(records) - len(ok)}}
-    for kind in KINDS:
-        per_action: dict[str, dict] = {}
-        for m in METRICS if ok else ():
-            pairs = [(r["action"], np.asarray(r["per_frame"][kind][m]) if m in r["per_frame"][kind]
-                      else np.full(r["num_frames"], r[kind][m])) for r in ok]
-            res = metrics.protocol_by_action(pairs)
-            summary[kind][m] = res.mean
-            for a, v in res.per_action.items():
-                per_action.setdefault(a, {})[m] = v
-        summary[kind]["per_action"] = per_action
-    frames = sum(r["num_frames"] for r in ok)
-    summary["ground_truth"] = {m: sum(r["ground_truth"][m] * r["num_frames"] for r in ok if "ground_truth" in r)
-                               / max(frames, 1) for m in ("foot_skating", "floating_mm", "penetration_mm")}
-    for m in PHYSICS_EXTRAS:
-        vals = [r["physics"][m] for r in ok if m in r["physics"] and np.isfinite(r["physics"][m])]
-        summary["physics"][m] = float(np.mean(vals)) if vals else float("nan")
-    summary["sequences"] = [{k: v for k, v in r.items() if k not in ("per_frame", "optimizers")} for r in records]
-    summary["failed"] = [{"id": r["id"], "error": r.get("error", "")} for r in records if r.get("status") != "ok"]
-    return summary
-
-
-def format_markdown(summary: dict) -> str:
-    """Per-action and overall table, kinematic and physics side by side, then the failures."""
-    head = "| action | " + " | ".join(f"{m} kin | {m} phys" for m in METRICS) + " |"
-    lines = ["Units: mm (mpjpe, pa_mpjpe, mpjpe_g, floating_mm, penetration_mm), px (mpjpe_2d), mm/frame^2 "
-             "(accel_error), share of frame transitions (foot_skating).", "", head,
-             "|" + "---|" * (1 + 2 * len(METRICS))]
-    kin, phy = summary["kinematic"], summary["physics"]
-    for a in kin["per_action"]:
-        cells = [f"{kin['per_action'][a][m]:.1f} | {phy['per_action'][a][m]:.1f}" if "skating" not in m else
-                 f"{kin['per_action'][a][m]:.3f} | {phy['per_action'][a][m]:.3f}" for m in METRICS]
-        lines.append(f"| {a} | " + " | ".join(cells) + " |")
-    if "mpjpe" in kin:
-        cells = [f"**{kin[m]:.1f}** | **{phy[m]:.1f}**" if "skating" not in m
-                 else f"**{kin[m]:.3f}** | **{phy[m]:.3f}**" for m in METRICS]
-        lines.append("| **all** | " + " | ".join(cells) + " |")
-    gt = summary.get("ground_truth", {})
-    if gt:
-        lines += ["", f"Ground truth itself: foot_skating {gt['foot_skating']:.3f}, floating "
-                  f"{gt['floating_mm']:.1f} mm, penetration {gt['penetration_mm']:.1f} mm"]
-    lines += ["", "Physics: " + ", ".join(f"{m} {phy[m]:.4g}" for m in PHYSICS_EXTRAS) + " (means per sequence)",
-              f"Sequences: {summary['count']['ok']} ok, {summary['count']['failed']} failed"]
-    lines += [f"- FAILED {f['id']}: {f['error']}" for f in summary["failed"]]
-    return "\n".join(lines) + "\n"
-
-
-def compare_optimizers(records: Iterable[dict]) -> dict:
-    """Per optimizer: summed best-so-far window loss against evaluation index and against seconds.
-
-    Every optimizer ran on the same sequences with the same windows; for evaluation ``k`` the curve
-    sums, over all windows of all sequences, the lowest loss seen in that window up to ``k`` (a
-    window that stopped earlier contributes its final best). With ``lbfgs`` among them, each also gets
-    the evaluations and seconds it needed to reach L-BFGS's final loss (``None``: never).
-    """
-    per_opt: dict[str, list] = {}
-    for r in records:
-        for name, tr in r.get("optimizers", {}).items():
-            per_opt.setdefault(name, []).append((r["id"], tr))
-    out = {}
-    for name, runs in per_opt.items():
-        windows = {}
-        for sid, tr in runs:
-            for w, k, loss, sec in tr["events"]:
-                windows.setdefault((sid, w), []).append((k, loss, sec))
-        n = max((len(v) for v in windows.values()), default=0)
-        curve = np.zeros(n)
-        seconds = np.zeros(n)
-        for ev in windows.values():
-            best = np.minimum.accumulate([e[1] for e in ev])
-            curve += np.concatenate([best, np.full(n - len(best), best[-1])])
-            t = [e[2] for e in ev]
-            seconds += np.concatenate([t, np.full(n - len(t), t[-1])])
-        out[name] = {"loss_vs_evaluation": curve.tolist(), "seconds_vs_evaluation": seconds.tolist(),
-                     "final_loss": float(curve[-1]) if n else float("nan"),
-                     "wall_s": float(sum(tr["wall_s"] for _, tr in runs)),
-                     "iterations": int(sum(tr["iterations"] for _, tr in runs)), "windows": len(windows)}
-    if "lbfgs" in out:
-        target = out["lbfgs"]["final_loss"] * (1 + 1e-9)
-        for c in out.values():
-            hit = np.flatnonzero(np.asarray(c["loss_vs_evaluation"]) <= target)
-            c["evaluations_to_lbfgs"] = int(hit[0]) + 1 if hit.size else None
-            c["seconds_to_lbfgs"] = c["seconds_vs_evaluation"][hit[0]] if hit.size else None
-    return out

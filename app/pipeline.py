@@ -26,6 +26,7 @@ from phymo.data.export import SCHEMA_VERSION, atomic_write_json
 from phymo.optimizer import OptimizerConfig, resolve_device, window_solver
 from phymo.physics import ReconstructConfig
 
+from .guesses import guesses
 from .outputs import Segment, write_outputs
 from .stages import OutputFolder, Stages, kinematic_initialization, load_or_detect_keypoints
 
@@ -39,9 +40,10 @@ class PipelineConfig:
 
     Attributes:
         start, end: the part of the video to reconstruct, seconds (end None: to the end).
-        height: the person's height, metres (None: estimated from the keypoints).
+        height: the person's height, metres (None: assumed, an average adult; see phymo.pose.kinematic_fit).
         focal: focal length in pixels (None: from ``calibration`` or a field-of-view assumption).
-        calibration: a camera calibration TOML file (Pose2Sim/Sports2D format).
+        calibration: a camera calibration file (Pose2Sim/Sports2D TOML or Qualisys .qca.txt).
+        camera: the calibration's camera to use (None: its first).
         detector: keypoint backend name in ``phymo.pose.DETECTORS``.
         smpl_model: a folder with the user's SMPL model files; when set, SMPL parameters are exported.
         person: whom to follow where several people are seen: a number (0 is the leftmost person in the
@@ -54,7 +56,9 @@ class PipelineConfig:
     end: float | None = field(default=None, metadata={"help": "end time, seconds (default: end of video)"})
     height: float | None = field(default=None, metadata={"help": "the person's height, metres"})
     focal: float | None = field(default=None, metadata={"help": "focal length, pixels"})
-    calibration: str | None = field(default=None, metadata={"help": "camera calibration TOML (Pose2Sim/Sports2D)"})
+    calibration: str | None = field(default=None, metadata={
+        "help": "camera calibration file (Pose2Sim/Sports2D TOML or Qualisys .qca.txt)"})
+    camera: str | None = field(default=None, metadata={"help": "the calibration's camera to use (default: its first)"})
     detector: str = "mediapipe"
     smpl_model: str | None = field(default=None, metadata={
         "help": "folder with your SMPL model files: also export SMPL"})
@@ -109,7 +113,10 @@ def run_pipeline(out: Path, config: PipelineConfig, video: Path | None = None, k
         solver = window_solver(config.optimizer, device)
         segments = [Segment(obs, stages.run("physics", reconstruct, obs, config.physics, solver,
                                             folder.cache / "physics")) for obs in observations]
-        report = {"schema_version": SCHEMA_VERSION, "input": _input_report(kp, video, keypoints),
+        first = observations[0]
+        report = {"schema_version": SCHEMA_VERSION,
+                  "input": _input_report(kp, video, keypoints) | {
+                      "guesses": guesses(first, first.meta.get("camera_source", ""))},
                   "coverage": _coverage(kp, plan), "config": {**dataclasses.asdict(config), "resolved_device": device}}
         overlay = None
         if config.overlay:

@@ -117,7 +117,7 @@ def kinematic_initialization(kp, config, cache: Path) -> Observations:
     observations as re-read from the cache file)."""
     from phymo.pose import FitConfig, initialize, resolve_camera
 
-    camera, how = resolve_camera(kp.width, kp.height, config.focal, config.calibration)
+    camera, how = resolve_camera(kp.width, kp.height, config.focal, config.calibration, config.camera)
     fit_config = FitConfig(height_m=config.height)
     key = content_hash(kp.points.tobytes(), kp.confidence.tobytes(), kp.frame_indices.tobytes(),
                        b"" if kp.world is None else kp.world.tobytes(), camera.to_dict(),

@@ -3,7 +3,9 @@
 The gait is driven by sinusoidal joint angles (hip, knee, ankle, arm swing, pelvis yaw) at a
 given cadence. The root's forward travel is integrated so that the foot joint in contact (the lowest)
 does not slide, and the root height keeps the lowest foot point on the ground (z = 0), so the
-clip is physically plausible enough for a simulated humanoid to track.
+clip is physically plausible enough for a simulated humanoid to track. With a turn radius the body
+turns left by the travelled distance over the radius, and the root moves so that the foot joint in
+contact stays where it is on the ground: the walk circles, and one of any length stays near its start.
 """
 
 from __future__ import annotations
@@ -19,17 +21,18 @@ SOLE_CLEARANCE = 0.02
 
 
 def walking_motion(duration_s: float = 3.0, fps: float = 30.0, cadence_hz: float = 0.9,
-                   skeleton: Skeleton = CANONICAL) -> Motion:
-    """A straight walk along +X.
+                   skeleton: Skeleton = CANONICAL, turn_radius_m: float | None = None) -> Motion:
+    """A walk starting at the origin along +X: straight, or on a circle to the left (centre ``(0, R, 0)``).
 
     Args:
         duration_s: clip length in seconds.
         fps: frames per second.
         cadence_hz: gait cycles (two steps) per second.
         skeleton: a skeleton with the canonical joint names.
+        turn_radius_m: radius of the circle the pelvis follows, metres (None: straight).
     """
-    if duration_s <= 0 or fps <= 0 or cadence_hz <= 0:
-        raise ValueError("duration_s, fps and cadence_hz must be positive")
+    if duration_s <= 0 or fps <= 0 or cadence_hz <= 0 or (turn_radius_m is not None and turn_radius_m <= 0):
+        raise ValueError("duration_s, fps, cadence_hz and turn_radius_m must be positive")
     t = np.arange(int(round(duration_s * fps))) / fps
     phase = 2 * np.pi * cadence_hz * t
     rot = identity_quat((len(t), skeleton.num_joints))
@@ -61,4 +64,18 @@ def walking_motion(duration_s: float = 3.0, fps: float = 30.0, cadence_hz: float
     root_x = np.concatenate([[0.0], np.cumsum(np.maximum(step, 0.0))])
     root_z = -rel[:, feet, 2].min(axis=1) + SOLE_CLEARANCE
     root = np.stack([root_x, np.zeros_like(t), root_z], axis=1)
+    if turn_radius_m is not None:
+        heading = root_x / turn_radius_m  # the travelled arc turns the body by its angle
+        # root_t = root_{t-1} + (contact joint at t-1) - (the same joint at t), both turned by their frame's
+        # heading: that joint stays where it is on the ground
+        planted = rel[frames, contact[1:], :2]
+        before = rel[frames - 1, contact[1:], :2]
+        root[1:, :2] = np.cumsum(_turned(before, heading[:-1]) - _turned(planted, heading[1:]), axis=0)
+        rot[:, 0] = quat_mul(axis_angle_to_quat(heading[:, None] * np.array([0.0, 0.0, 1.0])), rot[:, 0])
     return Motion(skeleton, fps, root, rot)
+
+
+def _turned(xy: np.ndarray, angle: np.ndarray) -> np.ndarray:
+    """``(T, 2)`` horizontal vectors turned by ``angle (T,)`` radians about +Z."""
+    c, s = np.cos(angle), np.sin(angle)
+    return np.stack([c * xy[:, 0] - s * xy[:, 1], s * xy[:, 0] + c * xy[:, 1]], axis=1)

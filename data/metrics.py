@@ -88,6 +88,29 @@ def pa_mpjpe(pred, gt, per_frame: bool = False):
     return mpjpe_global(procrustes_align(pred, gt), gt, per_frame)
 
 
+def mpjpe_first_aligned(pred, gt, frames: int = 2, per_frame: bool = False):
+    """Global MPJPE after the one rigid transform that best aligns the first ``frames`` frames.
+
+    For a prediction made in a world frame of its own: a rotation and translation (no scale, no
+    reflection; Kabsch) fitted to all joints of frames ``0..frames-1`` moves the whole sequence onto the
+    ground truth, so drift, scale errors and wrong motion over time count, the choice of frame does not
+    (WHAM's W-MPJPE aligns the first two frames the same way).
+
+    Args:
+        pred, gt: ``(T, J, 3)`` positions.
+        frames: how many first frames fix the alignment.
+        per_frame: return ``(T,)`` per-frame means instead of the overall mean.
+    """
+    pred, gt = _pair(pred, gt)
+    if pred.ndim != 3 or not 1 <= frames <= pred.shape[0]:
+        raise ValueError(f"need (T, J, 3) positions with 1 <= frames <= T, got {pred.shape} and frames={frames}")
+    src, dst = pred[:frames].reshape(-1, 3), gt[:frames].reshape(-1, 3)
+    mu_s, mu_d = src.mean(axis=0), dst.mean(axis=0)
+    u, _, vt = np.linalg.svd((dst - mu_d).T @ (src - mu_s))
+    rot = u @ np.diag([1.0, 1.0, np.sign(np.linalg.det(u @ vt))]) @ vt  # maps centred pred onto centred gt
+    return mpjpe_global((pred - mu_s) @ rot.T + mu_d, gt, per_frame)
+
+
 def reprojection_error_px(pred_2d, gt_2d, confidence=None, per_frame: bool = False):
     """Mean 2D distance in pixels over visible keypoints: the one reprojection error of every report.
 

@@ -1,6 +1,13 @@
 """Video front end: frames, 2D keypoints, camera, temporal filtering, kinematic 3D initialization."""
 
-from .camera_setup import DEFAULT_FOV_DEG, camera_from_focal, camera_from_fov, load_calibration_toml, resolve_camera
+from .camera_setup import (
+    DEFAULT_FOV_DEG,
+    camera_from_focal,
+    camera_from_fov,
+    load_calibration,
+    read_calibration,
+    resolve_camera,
+)
 from .detector import (
     DEFAULT_DETECTOR,
     DETECTORS,
@@ -12,10 +19,11 @@ from .detector import (
     make_detector,
 )
 from .filtering import FilterConfig, filter_keypoints, one_euro
+from .ground import estimate_ground
 from .importers import load_any, load_coco_json, load_csv, load_openpose
 from .initialize import initialize, prepare_keypoints
 from .keypoints import Keypoints2D, load_keypoints
-from .kinematic_fit import FitConfig, FitResult, estimate_ground, fit_kinematic, reprojection_error
+from .kinematic_fit import FitConfig, FitResult, fit_kinematic, reprojection_error
 from .mappings import BODY_25, BODY_25B, COCO_18, POSE_JOINT_MAPPINGS, get_mapping
 from .person import PersonChoice, fill_gaps, select_subject
 from .segments import SegmentPlan, plan_keypoints, plan_segments
@@ -53,7 +61,7 @@ __all__ = [
     "initialize",
     "iter_frames",
     "load_any",
-    "load_calibration_toml",
+    "load_calibration",
     "load_coco_json",
     "load_csv",
     "load_keypoints",
@@ -64,6 +72,7 @@ __all__ = [
     "plan_segments",
     "prepare_keypoints",
     "probe_video",
+    "read_calibration",
     "reprojection_error",
     "resolve_camera",
     "select_subject",

@@ -14,12 +14,12 @@ residuals (each term's scale is a field of :class:`FitConfig`):
 
 Parameters: per-frame root translation, root rotation and local joint rotations as rotation vectors
 (roma). Bone lengths are fixed before the fit: the canonical skeleton scaled to ``height_m`` when
-given, else to the landmarks' limb lengths (thigh, shank, upper arm, forearm from the 3D landmarks,
-a global factor for the rest), else the canonical size (1.69 m).
+given, else the canonical size (an average adult, :data:`ASSUMED_HEIGHT_M`; see :func:`fit_skeleton`).
 
-World frame (stored as the camera extrinsics): Z up, perpendicular to the ground estimated from the
-feet (see :func:`estimate_ground`), ground at z = 0; X along the camera's viewing direction projected
-on the ground; origin on the ground below the pelvis in the first frame.
+World frame (stored as the camera extrinsics): Z up, perpendicular to the ground estimated under the
+body (:func:`phymo.pose.ground.estimate_ground`: the centre of mass over the support), ground at z = 0;
+X along the camera's viewing direction projected on the ground; origin on the ground below the pelvis
+in the first frame.
 """
 
 from __future__ import annotations
@@ -35,9 +35,13 @@ from phymo.data.observations import Observations
 from phymo.data.rotations import matrix_to_quat, quat_mul
 from phymo.data.skeleton import CANONICAL, Skeleton
 
+from .ground import estimate_ground
+
 log = logging.getLogger(__name__)
 
 _SIDES = ("left", "right")
+#: the person's height when none is given: the canonical skeleton's, toe to head top, metres
+ASSUMED_HEIGHT_M = CANONICAL.height()
 #: (lo, hi) radians per local rotation-vector component (x, y, z), canonical frames; "s" flips x/z for right.
 JOINT_LIMITS: dict[str, tuple[tuple[float, float], ...]] = {
     "spine": ((-0.6, 0.6), (-0.6, 0.8), (-0.6, 0.6)),
@@ -104,38 +108,17 @@ def limits_array(skeleton: Skeleton = CANONICAL) -> np.ndarray:
     return out
 
 
-def _hipmid(p: np.ndarray, skel: Skeleton) -> np.ndarray:
-    return 0.5 * (p[..., skel.index("left_hip"), :] + p[..., skel.index("right_hip"), :])
+def fit_skeleton(height_m: float | None) -> tuple[Skeleton, str]:
+    """The canonical skeleton scaled to ``height_m`` (``"given"``), or as it is (``"assumed"``) when None.
 
-
-def fit_skeleton(world: np.ndarray | None, conf: np.ndarray, height_m: float | None) -> tuple[Skeleton, str]:
-    """The canonical skeleton scaled to the person, and how (``"height"``, ``"landmarks"``, ``"default"``)."""
-    base = CANONICAL
-    if height_m is not None:
-        return base.scaled(height_m / base.height()), "height"
-    if world is None:
-        return base, "default"
-    offsets = base.offsets.copy()
-    ratios = {}
-    for joint, child in (("hip", "knee"), ("knee", "ankle"), ("shoulder", "elbow"), ("elbow", "wrist")):
-        lens = []
-        for s in _SIDES:
-            a, b = base.index(f"{s}_{joint}"), base.index(f"{s}_{child}")
-            ok = (conf[:, a] > 0.5) & (conf[:, b] > 0.5)
-            if ok.sum() >= 1:
-                lens.append(np.linalg.norm(world[ok, a] - world[ok, b], axis=-1))
-        if lens:
-            rest = float(np.linalg.norm(base.offsets[base.index(f"left_{child}")]))
-            ratios[child] = float(np.median(np.concatenate(lens))) / rest
-    if not ratios:
-        return base, "default"
-    g = float(np.clip(np.median(list(ratios.values())), 0.6, 1.3))
-    offsets *= g
-    for child, r in ratios.items():
-        for s in _SIDES:
-            j = base.index(f"{s}_{child}")
-            offsets[j] = base.offsets[j] * float(np.clip(r, 0.85 * g, 1.15 * g))
-    return base.with_offsets(offsets), "landmarks"
+    The canonical skeleton (:data:`ASSUMED_HEIGHT_M` from toe to head top) is an average adult. The
+    detector's world landmarks do not measure the person: MediaPipe normalises their scale (on the shared
+    Pose2Sim trial its limbs came out 3-15 % short, a 1.53 m body for a 1.68 m person; 1.40-1.57 m on other
+    adults), so sizing the body from them was worse than assuming (docs/results.md).
+    """
+    if height_m is None:
+        return CANONICAL, "assumed"
+    return CANONICAL.scaled(height_m / CANONICAL.height()), "given"
 
 
 def _kabsch(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
@@ -324,35 +307,6 @@ def fk_rotvec(parents, offsets, root_translation, rotvec):
     return torch.stack(pos, dim=1)
 
 
-def estimate_ground(p_cam: np.ndarray, skel: Skeleton) -> tuple[np.ndarray, float, str]:
-    """Ground plane from the feet, camera frame: unit ``up`` normal, and offset ``h`` with ground ``up . x = h``.
-
-    ``up`` starts as the mean trunk direction (pelvis to neck) when it is within 45 deg of the camera's
-    -y axis, else -y. Where the feet travel (lowest foot points spread over > 0.5 m), a plane fitted
-    through each frame's lowest foot point refines it (kept if within 25 deg). The ground sits at the 5th
-    percentile of the lowest foot joint's height. Returns ``(up, h, method)``.
-    """
-    feet = [skel.index(n) for n in ("left_ankle", "left_toe", "right_ankle", "right_toe")]
-    minus_y = np.array([0.0, -1.0, 0.0])
-    trunk = p_cam[:, skel.index("neck")] - p_cam[:, 0]
-    trunk = trunk.mean(0) / max(np.linalg.norm(trunk.mean(0)), 1e-9)
-    up, method = (trunk, "trunk") if trunk @ minus_y > np.cos(np.radians(45)) else (minus_y, "camera")
-    heights = p_cam[:, feet] @ up
-    low = p_cam[np.arange(len(p_cam)), np.array(feet)[heights.argmin(1)]]
-    if len(low) >= 10:
-        centred = low - low.mean(0)
-        horiz = centred - np.outer(centred @ up, up)
-        if np.linalg.norm(horiz, axis=1).max() > 0.5:
-            keep = (low @ up) <= np.percentile(low @ up, 40)
-            if keep.sum() >= 5:
-                _, _, vt = np.linalg.svd(low[keep] - low[keep].mean(0))
-                n = vt[2] * np.sign(vt[2] @ up)
-                if n @ up > np.cos(np.radians(25)):
-                    up, method = n, method + "+feet_plane"
-    h = float(np.percentile(p_cam[:, feet] @ up, 5)) if len(p_cam) else 0.0
-    return up, h, method
-
-
 def _world_frame(p_cam: np.ndarray, up: np.ndarray, h: float) -> tuple[np.ndarray, np.ndarray]:
     """Rotation ``R_cw`` (camera->world) and world origin in camera coordinates (see the module docstring)."""
     x = np.array([0.0, 0.0, 1.0]) - up[2] * up
@@ -406,7 +360,7 @@ def fit_kinematic(keypoints: np.ndarray, confidence: np.ndarray, camera: Camera,
     w = np.where(conf >= config.min_confidence, conf, 0.0)
     for name in approximate:
         w[:, CANONICAL.index(name)] *= config.approximate_weight
-    skel, scale_from = fit_skeleton(world, conf, config.height_m)
+    skel, scale_from = fit_skeleton(config.height_m)
     rv0 = init_rotations(skel, kp, w, world)
     rest_rel = forward_kinematics(skel.parents, skel.offsets, np.zeros((len(kp), 3)), _rv_to_quat(rv0))
     tr0 = _translation_from_2d(rest_rel, kp, w, intr)

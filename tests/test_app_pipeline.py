@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from phymo.app import cli
-from phymo.app.demo import write_demo_input
+from phymo.app.demo_synthetic import write_demo_input
 from phymo.data.bvh import read_bvh
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -81,12 +81,12 @@ def _error(capsys) -> str:
 def test_report_and_evaluation_measure_foot_skating_alike(finished_run):
     """report.json's plausibility and phymo evaluate's are one definition: the same motion gives the same
     figures (they used to count contact with different heights under one name)."""
-    from phymo.app.evaluate import _plausibility
+    from phymo.app.evaluate import plausibility
 
     report = json.loads((finished_run / "report.json").read_text())
     for stem, kind in (("motion", "physics"), ("kinematic", "kinematic")):
         with np.load(finished_run / f"{stem}.npz", allow_pickle=False) as z:
-            evaluated = _plausibility(z["positions"], float(z["fps"]))
+            evaluated = plausibility(z["positions"], float(z["fps"]))
         assert evaluated["foot_skating"] == report["plausibility"][kind]["foot_skating"]
         assert evaluated["penetration_mm"] == report["plausibility"][kind]["penetration_mm"]
 
@@ -116,11 +116,15 @@ def test_every_output_is_written_and_consistent(finished_run):
     cap = cv2.VideoCapture(str(out / "overlay.mp4"))
     assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == t
     assert set(report["timings_s"]) >= {"keypoints", "kinematic", "physics", "export", "total"}
+    guesses = report["input"]["guesses"]  # neither --height nor --focal: both guessed, and said so
+    assert guesses["height_source"].startswith("assumed") and guesses["focal_source"].startswith("assumed")
+    assert [w.split()[1] for w in guesses["weak"]] == ["person's", "focal"]
+    assert "--height" in guesses["weak"][0] and "--focal PX or --calibration FILE" in guesses["weak"][1]
 
 
 def test_demo_input_carries_detector_world_landmarks(demo_input):
     """Like MediaPipe's: metres, hip-centred, camera axes, a few centimetres off the truth (a noisy pose)."""
-    from phymo.app.demo import demo_scene
+    from phymo.app.demo_synthetic import demo_scene
     from phymo.data.synthetic import world_landmarks
     from phymo.pose import load_keypoints
 
@@ -128,20 +132,6 @@ def test_demo_input_carries_detector_world_landmarks(demo_input):
     truth, camera = demo_scene(1.0)
     err = np.linalg.norm(world - world_landmarks(truth, camera), axis=-1)[conf > 0]
     assert 0.002 < np.median(err) < 0.05
-
-
-def test_truth_errors_score_the_truth_as_zero(tmp_path):
-    from phymo.app.demo import demo_scene, truth_errors
-
-    truth, _ = demo_scene(1.0)
-    order = np.arange(truth.skeleton.num_joints)[::-1]  # scored by joint name, not position in the file
-    for stem, shift in (("kinematic", 0.0), ("motion", 0.1)):
-        np.savez(tmp_path / f"{stem}.npz", positions=truth.positions()[:, order] + shift,
-                 frame_index=np.arange(truth.num_frames), joint_names=np.array(truth.skeleton.names)[order])
-    scores = truth_errors(tmp_path, duration_s=1.0)
-    assert scores["kinematic_pa_mpjpe_mm"] < 1e-6 and scores["motion_pa_mpjpe_mm"] < 1e-6  # PA removes a shift
-    assert json.loads((tmp_path / "truth.json").read_text()) == pytest.approx(scores)
-    assert 0.0 <= scores["truth_foot_skating"] < 1.0
 
 
 OUTPUTS = ("motion.bvh", "motion.npz", "motion.json", "kinematic.bvh", "kinematic.npz", "kinematic.json", "loss.png",
@@ -286,7 +276,7 @@ def test_unknown_optimizer(demo_input, tmp_path, capsys):
 
 @pytest.mark.parametrize("duration", ["-1", "0", "0.05"])
 def test_demo_too_short(duration, tmp_path, capsys):
-    assert cli.main(["demo", "--duration", duration, "-o", str(tmp_path / "o")]) == 2
+    assert cli.main(["demo", "--synthetic", "--duration", duration, "-o", str(tmp_path / "o")]) == 2
     assert "--duration must give at least 3 frames at 30 fps (>= 0.1 s)" in _error(capsys)
     assert not (tmp_path / "o").exists()  # failed before any work
 
@@ -421,3 +411,25 @@ def test_bad_person_fails_before_any_work(demo_input, tmp_path, capsys):
     assert cli.main(["reconstruct", str(video), "--person", "the tall one", "-o", str(tmp_path / "o")]) == 2
     assert _error(capsys).startswith("phymo reconstruct: error: --person must be a number (0 is the leftmost")
     assert not (tmp_path / "o").exists()
+
+
+def _report(fallbacks: int, windows: int, weak=()) -> dict:
+    zero = {"foot_skating": 0.0, "penetration_mm": 0.0, "floating_mm": 0.0, "residual_force_n": None}
+    return {"input": {"frames": 90, "fps": 30.0, "guesses": {"weak": list(weak)}}, "timings_s": {"total": 1.0},
+            "coverage": {"segments": [[0, 89]], "frames_reconstructed": 90, "frames_examined": 90,
+                         "left_out_leading": 0, "left_out_trailing": 0},
+            "compute_s_per_video_s": 1.0, "plausibility": {"physics": zero, "kinematic": zero}, "files": [],
+            "fallback_windows": fallbacks,
+            "windows": [{"status": "fell back" if i < fallbacks else "optimized", "start": 0, "stop": 15,
+                         "segment": 0, "reason": "x"} for i in range(windows)]}
+
+
+def test_a_run_that_mostly_fell_back_says_so(tmp_path, capsys):
+    from phymo.app.cmd_reconstruct import print_summary
+
+    print_summary(_report(61, 75, ["the person's height is assumed"]), tmp_path)
+    out = capsys.readouterr().out
+    assert "WARNING: 61 of 75 physics windows fell back to the kinematic estimate" in out
+    assert "note: the person's height is assumed" in out
+    print_summary(_report(37, 75), tmp_path)
+    assert "WARNING" not in capsys.readouterr().out

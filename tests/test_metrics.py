@@ -52,6 +52,21 @@ def test_pa_mpjpe_hand_computed():
     assert ((aligned - gt) ** 2).sum() < ((pred - gt) ** 2).sum()
 
 
+def test_first_aligned_mpjpe_removes_one_rigid_motion_not_drift_or_scale():
+    rng = np.random.default_rng(2)
+    gt = _pose(rng, t=6)
+    rot = quat_to_matrix(axis_angle_to_quat(np.array([0.3, -0.2, 1.0])))
+    pred = gt @ rot.T + np.array([2.0, -1.0, 0.5])  # the same motion in another world frame
+    assert metrics.mpjpe_first_aligned(pred, gt) == pytest.approx(0.0, abs=1e-9)
+    drift = pred + np.arange(6)[:, None, None] * np.array([0.0, 0.0, 0.01])  # 10 mm more each frame
+    drifted = metrics.mpjpe_first_aligned(drift, gt, frames=1, per_frame=True)  # frame 0 fixes the alignment
+    np.testing.assert_allclose(drifted, 0.01 * np.arange(6), atol=1e-9)
+    assert metrics.mpjpe_first_aligned(1.1 * pred, gt) > 0.01  # no scale in the alignment
+    assert metrics.mpjpe_first_aligned(pred * np.array([-1.0, 1.0, 1.0]), gt) > 0.05  # nor a reflection
+    with pytest.raises(ValueError):
+        metrics.mpjpe_first_aligned(pred, gt, frames=7)
+
+
 def test_reprojection_error_ignores_invisible():
     gt = np.zeros((1, 3, 2))
     pred = np.array([[[3.0, 4.0], [0.0, 0.0], [100.0, 0.0]]])

@@ -1,14 +1,13 @@
 """Kinematic fit: recovers a known motion from its own synthetic observations; helpers against oracles."""
 
 import numpy as np
-import pytest
 import torch
 
 from phymo.data.motion import Motion, forward_kinematics
 from phymo.data.rotations import axis_angle_to_quat
 from phymo.data.skeleton import CANONICAL
 from phymo.data.synthetic import SyntheticConfig, synthesize_observations, world_landmarks
-from phymo.pose.kinematic_fit import FitConfig, estimate_ground, fit_kinematic, fk_rotvec, limits_array
+from phymo.pose.kinematic_fit import FitConfig, fit_kinematic, fk_rotvec, limits_array
 
 S = CANONICAL
 
@@ -76,20 +75,3 @@ def test_fit_from_2d_only_with_height_is_sane():
                            config=FitConfig(height_m=S.height()))
     assert result.reproj_px < 5.0
     assert result.motion.positions()[:, S.index("head_top"), 2].mean() > 1.3
-
-
-def test_ground_from_feet_on_a_tilted_plane():
-    rng = np.random.default_rng(5)
-    p = np.zeros((50, S.num_joints, 3))
-    p[:, :, :2] = rng.uniform(-1, 1, (50, 1, 2))
-    up = np.array([0.0, -0.94, -0.34])
-    up /= np.linalg.norm(up)
-    feet = [S.index(n) for n in ("left_ankle", "left_toe", "right_ankle", "right_toe")]
-    base = rng.uniform(-1.5, 1.5, (50, 3))
-    base -= np.outer(base @ up, up)
-    for j in feet:
-        p[:, j] = base + 0.3 * up + rng.uniform(0, 0.02, (50, 1)) * up
-    p[:, S.index("neck")] = base + 1.8 * up
-    got, h, method = estimate_ground(p, S)
-    assert np.degrees(np.arccos(got @ up)) < 3.0 and h == pytest.approx(0.3, abs=0.02)
-    assert "feet_plane" in method
