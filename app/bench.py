@@ -17,6 +17,7 @@ BENCHMARKS: dict[str, str] = {
     "optimizers": "phymo.optimizer.benchmark:run",
     "physics": "phymo.physics.benchmark:run",
     "physics-optimizers": "phymo.optimizer.benchmark:run_physics",
+    "plausibility": "phymo.app.plausibility_bench:run",
     "pose": "phymo.pose.benchmark:run",
 }
 

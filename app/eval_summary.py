@@ -17,8 +17,8 @@ from phymo.data import metrics
 #: plausibility figures of :class:`phymo.data.metrics.Plausibility` under the names it gives them.
 METRICS = ("mpjpe", "pa_mpjpe", "mpjpe_g", "mpjpe_2d", "accel_error", "foot_skating", "floating_mm", "penetration_mm")
 #: Physics-only per-sequence numbers kept in the records and averaged over sequences in the summary.
-PHYSICS_EXTRAS = ("residual_force_n", "residual_force_p95_n", "residual_share", "steps", "evaluations", "wall_s",
-                  "resolved_windows", "fallback_windows")
+PHYSICS_EXTRAS = ("reference_mpjpe", "residual_force_n", "residual_force_p95_n", "residual_share", "steps",
+                  "evaluations", "wall_s", "resolved_windows", "fallback_windows")
 KINDS = ("kinematic", "physics")
 
 #: Published Human3.6M numbers (mm) to read beside an ``h36m`` evaluation's (protocol on S9 and S11 unless

@@ -126,6 +126,8 @@ def evaluate_sequence(spec: SequenceSpec, cfg: EvalConfig, cache_root: str | Non
         cache = None if cache_root is None else Path(cache_root) / _safe(spec.id) / cfg.optimizer.optimizer
         result, extras = _physics(sample, cfg, cache, reconstruct_fn)
         pos = result.motion.positions()
+        if getattr(result, "reference", None) is not None:  # what the physics tracked, scored alike
+            extras["reference_mpjpe"] = score(result.reference.positions(), sample, {})[0]["mpjpe"]
         plaus = {"kinematic": plausibility(sample.obs.kinematic_positions(), fps, result),
                  "physics": plausibility(pos, fps, result, residual=True)}
         if sample.gt_on_ground:  # reference for the plausibility metrics

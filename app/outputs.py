@@ -45,15 +45,18 @@ def contacts(motion: Motion) -> np.ndarray:
     return FOOT_CONTACT.in_contact(motion.positions()[:, feet], FOOT_JOINTS)
 
 
-def plausibility(motion: Motion, rec: Reconstruction, residual: bool) -> tuple[dict, dict[str, np.ndarray]]:
-    """The :func:`phymo.data.metrics.plausibility` of a motion of segment result ``rec`` (its body's standing
-    heights; with ``residual`` its residual force against the body weight) and the per-frame series plotted."""
-    pos, names = motion.positions(), motion.skeleton.names
+def plausibility(motion: Motion, seg: Segment, residual: bool) -> tuple[dict, dict[str, np.ndarray]]:
+    """The :func:`phymo.data.metrics.plausibility` of a motion of segment ``seg`` (its body's standing heights;
+    with ``residual`` its residual force against the body weight), with ``reprojection_px`` (the mean distance of
+    its projected joints from the keypoints it was made from, :func:`phymo.data.metrics.reprojection_error_px`),
+    and the per-frame series plotted."""
+    pos, names, rec = motion.positions(), motion.skeleton.names, seg.rec
     summary = metrics.plausibility(pos, motion.fps, names, standing_heights=rec.standing_heights,
                                    residual_force=rec.residual_force if residual else None,
                                    body_weight_n=rec.body_weight_n)
     series = metrics.plausibility_per_frame(pos, motion.fps, names, standing_heights=rec.standing_heights)
-    return dataclasses.asdict(summary), series
+    reprojection = metrics.reprojection_error_px(seg.obs.camera.project(pos), seg.obs.keypoints_2d, seg.obs.confidence)
+    return dataclasses.asdict(summary) | {"reprojection_px": reprojection}, series
 
 
 def combine(summaries: Sequence[dict], frames: Sequence[int]) -> dict:
@@ -112,9 +115,11 @@ def write_segment(folder: Path, k: int, count: int, seg: Segment, smpl_model: st
               "actuator_names": np.array(rec.actuator_names), "residual_force": rec.residual_force}
     files = {"physics": export_motion(folder, f"motion{suffix}", rec.motion, obs, extras),
              "kinematic": export_motion(folder, f"kinematic{suffix}", obs.kinematic, obs)}
+    seams = [w.used_from for w in rec.windows[1:]]
     entry = {"input_frames": [int(seg.frame_index[0]), int(seg.frame_index[-1])], "frames": obs.num_frames,
              "files": files, "kinematic_reprojection_px": obs.meta.get("kinematic_reprojection_px"),
-             "camera": obs.meta.get("camera_source"), "fallback_windows": sum(w.fell_back for w in rec.windows)}
+             "camera": obs.meta.get("camera_source"), "fallback_windows": sum(w.fell_back for w in rec.windows),
+             "seam_jump": dataclasses.asdict(metrics.seam_jump(rec.qpos[:, 3:7], seams))}
     if smpl_model is not None:
         from phymo.data.smpl import fit_smpl, smpl_arrays
 
@@ -135,8 +140,8 @@ def write_outputs(folder: Path, segments: Sequence[Segment], optimizer: str, smp
     summaries = {"physics": [], "kinematic": []}
     series = []
     for s in segments:
-        phys, phys_series = plausibility(s.rec.motion, s.rec, residual=True)
-        kin, kin_series = plausibility(s.obs.kinematic, s.rec, residual=False)
+        phys, phys_series = plausibility(s.rec.motion, s, residual=True)
+        kin, kin_series = plausibility(s.obs.kinematic, s, residual=False)
         summaries["physics"].append(phys)
         summaries["kinematic"].append(kin)
         if np.nanmax(np.abs(s.rec.residual_force), initial=0.0) > 0:

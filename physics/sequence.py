@@ -86,6 +86,7 @@ class Reconstruction:
     body_weight_n: float
     standing_heights: np.ndarray  # (4,) foot joints above the sole standing flat, metres
     windows: tuple[WindowRecord, ...]
+    reference: Motion  # what the simulation tracked: the kinematic estimate grounded, refined, foot-pinned
 
     @property
     def residual_force(self) -> np.ndarray:
@@ -278,4 +279,4 @@ def _reconstruct(seq: PreparedSequence, solver: Solver, cache_dir: str | Path | 
         records.append(WindowRecord(s, e, s, used_to, meta["status"], meta["reason"], float(meta["loss"]),
                                     meta["steps"], meta["trace"], cached))
     return Reconstruction(qpos_to_motion(body, qpos, seq.obs.fps), qpos, qvel, torques, body.actuator_names,
-                          body.num_residual, body.config.mass * G, body.foot_heights(), tuple(records))
+                          body.num_residual, body.config.mass * G, body.foot_heights(), tuple(records), seq.reference)

@@ -214,3 +214,16 @@ def test_reprojection_error_per_frame_ignores_invisible_keypoints():
     per = metrics.reprojection_error_px(pred, gt, conf, per_frame=True)
     assert per[0] == pytest.approx(2.5) and np.isnan(per[1])
     assert metrics.reprojection_error_px(pred, gt, conf) == pytest.approx(2.5)
+
+
+def test_seam_jump_finds_a_turn_where_windows_meet():
+    t = np.linspace(0, 1, 40)
+    angle = 0.2 * t  # a steady turn of the root about z
+    angle[20:] += 0.3  # a jump between frames 19 and 20, where a window starts
+    q = np.stack([np.cos(angle / 2), 0 * t, 0 * t, np.sin(angle / 2)], axis=1)
+    jump = metrics.seam_jump(q, [20])
+    assert jump.near_seams_deg == pytest.approx(np.degrees(0.3 + 0.2 / 39), rel=1e-6)
+    assert jump.elsewhere_p95_deg == pytest.approx(np.degrees(0.2 / 39), rel=1e-6) and jump.ratio > 50
+    assert metrics.seam_jump(q, [10]).near_seams_deg < 1.0  # a seam elsewhere does not see the jump
+    smooth = np.stack([np.cos(0.1 * t), 0 * t, 0 * t, np.sin(0.1 * t)], axis=1)
+    assert metrics.seam_jump(smooth, [20]).ratio == pytest.approx(1.0)
