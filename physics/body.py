@@ -1,4 +1,8 @@
-"""The simulated humanoid: MJCF generated from a canonical-topology skeleton, and Motion <-> qpos/qvel.
+"""The simulated humanoid, built from a canonical-topology skeleton with MuJoCo's ``MjSpec``, and Motion <-> qpos.
+
+``MjSpec`` replaced MJCF assembled from strings: as long, but in small named parts, with exact values
+(the XML carried 6 significant digits; the compiled models agree to 1e-6) and ``Body.xml`` still written
+for inspection.
 
 Model layout (world Z up, metres, kilograms, seconds):
 
@@ -107,7 +111,7 @@ class Body:
 
     skeleton: Skeleton
     config: BodyConfig
-    xml: str
+    xml: str  # the model as MJCF, for inspection
     model: mujoco.MjModel
     hinge_joints: tuple[int, ...]  # skeleton joint per hinge triple, in qpos order
     site_ids: np.ndarray  # (J,) MuJoCo site id per skeleton joint
@@ -171,126 +175,125 @@ def _foot_pitch(toe: np.ndarray, clearance: float, ankle_height: float | None) -
     return float(np.arcsin(drop / reach) + np.arctan2(toe[2], toe[0]))
 
 
-def _fmt(v) -> str:
-    return " ".join(f"{x:.6g}" for x in np.atleast_1d(v))
+def _foot_box(j: int, skeleton: Skeleton, config: BodyConfig, height: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """Centre and half sizes (ankle frame, m) and pitch (rad) of ``j``'s foot box: heel to toe, its sole
+    ``sole_clearance`` (default 2 cm, scaled) below the toe joint, pitched so a flat foot puts the ankle at
+    ``ankle_height`` (:func:`_foot_pitch`)."""
+    toe_offset = skeleton.offsets[skeleton.children(j)[0]]
+    clear = 0.02 * height / 1.73 if config.sole_clearance is None else config.sole_clearance
+    pitch = _foot_pitch(toe_offset, clear, config.ankle_height)
+    c, s = np.cos(pitch), np.sin(pitch)
+    rot = np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]])  # ankle frame -> sole frame (about y)
+    toe = rot @ toe_offset
+    thick = 0.02 * height / 1.73
+    x0, x1 = -0.35 * abs(toe[0]), toe[0] + 0.02 * height / 1.73
+    z0 = toe[2] - clear
+    z1 = max(z0 + thick, min(0.0, toe[2] + 0.6 * abs(toe[2]) + 0.5 * thick))
+    size = np.array([(x1 - x0) / 2, 0.32 * abs(toe[0]) + 0.5 * thick, (z1 - z0) / 2])
+    return rot.T @ np.array([(x0 + x1) / 2, 0, (z0 + z1) / 2]), size, pitch
+
+
+def _capsules(j: int, skeleton: Skeleton) -> list[tuple[np.ndarray, np.ndarray]]:
+    """End points ``(a, b)`` (joint frame, m) of the capsules along ``j``'s bones: one per child, the pelvis a
+    transverse one between the hips instead of one per hip, the head's on its middle, the forearm's reaching
+    past the wrist (the hand rides on it)."""
+    kind, children = _kind(skeleton.names[j]), skeleton.children(j)
+    hips = [skeleton.offsets[c] for c in children if _kind(skeleton.names[c]) == "hip"]
+    out = []
+    for c in children:
+        if kind == "pelvis" and _kind(skeleton.names[c]) == "hip":
+            continue
+        bone = skeleton.offsets[c]
+        a, b = (0.3 * bone, 0.7 * bone) if kind == "head" else (np.zeros(3), 1.15 * bone if kind == "elbow" else bone)
+        out.append((a, b))
+    if kind == "pelvis" and len(hips) == 2:
+        out.append((hips[0], hips[1]))
+    return out
+
+
+def _add_geoms(body, j: int, skeleton: Skeleton, config: BodyConfig, height: float) -> None:
+    """Joint ``j``'s geoms on MjSpec body ``body``: a foot box for an ankle, capsules otherwise, with the segment's
+    mass (de Leva fractions of ``config.mass``) shared by length."""
+    name, kind = skeleton.names[j], _kind(skeleton.names[j])
+    mass = MASS_FRACTION[kind] * config.mass / _MASS_TOTAL
+    if kind == "ankle":
+        centre, size, pitch = _foot_box(j, skeleton, config, height)
+        body.add_geom(name=f"{name}_foot", type=mujoco.mjtGeom.mjGEOM_BOX, pos=centre, size=size, mass=mass,
+                      quat=[np.cos(-pitch / 2), 0.0, np.sin(-pitch / 2), 0.0])
+        return
+    segments = _capsules(j, skeleton)
+    lengths = [np.linalg.norm(b - a) / (0.4 if kind == "head" else 1.15 if kind == "elbow" else 1.0)
+               for a, b in segments]
+    total = sum(lengths) or 1.0
+    radius = RADIUS_FRACTION[kind] * height
+    for k, ((a, b), length) in enumerate(zip(segments, lengths, strict=True)):
+        body.add_geom(name=f"{name}_g{k}", type=mujoco.mjtGeom.mjGEOM_CAPSULE, fromto=np.concatenate([a, b]),
+                      size=[min(radius, 0.45 * max(np.linalg.norm(b - a), 1e-3)), 0, 0],
+                      mass=max(mass * length / total, 1e-3))
+
+
+def _spec(config: BodyConfig) -> mujoco.MjSpec:
+    """An empty humanoid world: options, defaults (hinge armature and damping, geoms that collide only with
+    the floor, motors with ctrl in [-1, 1]) and the floor."""
+    spec = mujoco.MjSpec()
+    spec.modelname = "phymo_humanoid"
+    spec.compiler.degree = True
+    opt = spec.option
+    opt.timestep, opt.iterations = config.timestep, config.solver_iterations
+    opt.tolerance, opt.ls_iterations = 1e-10, 20
+    opt.solver, opt.integrator = mujoco.mjtSolver.mjSOL_NEWTON, mujoco.mjtIntegrator.mjINT_EULER
+    opt.disableflags |= mujoco.mjtDisableBit.mjDSBL_WARMSTART
+    spec.default.joint.armature, spec.default.joint.damping = config.armature, [config.damping, 0, 0]
+    geom = spec.default.geom
+    geom.contype, geom.conaffinity, geom.condim = 1, 0, 3
+    geom.friction, geom.solref, geom.solimp = [config.friction, 0.005, 0.0001], [0.02, 1], [0.9, 0.95, 0.001, 0.5, 2]
+    spec.default.actuator.ctrllimited, spec.default.actuator.ctrlrange = True, [-1, 1]
+    spec.worldbody.add_geom(name="floor", type=mujoco.mjtGeom.mjGEOM_PLANE, size=[0, 0, 1], contype=0, conaffinity=1)
+    return spec
 
 
 def build_body(skeleton: Skeleton = CANONICAL, config: BodyConfig = BodyConfig()) -> Body:
-    """Generate and compile the humanoid for ``skeleton`` (canonical joint names) and ``config``."""
+    """Build (with MuJoCo's ``MjSpec``) and compile the humanoid for ``skeleton`` (canonical joint names) and
+    ``config``: see the module docstring for its layout."""
     if config.mass <= 0:
         raise ValueError(f"body mass must be positive, got {config.mass}")
     if config.height is not None:
         skeleton = skeleton.scaled(config.height / skeleton.height())
     height = skeleton.height()
-    mscale = config.mass / 70.0
-    children = {j: skeleton.children(j) for j in range(skeleton.num_joints)}
-    body_joints = [j for j in range(skeleton.num_joints) if children[j]]
+    spec = _spec(config)
     hinge_joints: list[int] = []
-    lines: list[str] = []
+    actuators: list[tuple[str, np.ndarray]] = []  # (target joint, gear (6,))
 
-    def geoms_for(j: int) -> list[str]:
-        kind, name = _kind(skeleton.names[j]), skeleton.names[j]
-        r = RADIUS_FRACTION[kind] * height
-        mass = MASS_FRACTION[kind] * config.mass / _MASS_TOTAL
-        out = []
-        if kind == "ankle":  # foot box from heel to toe, sole 2 cm (scaled) below the toe joint
-            clear = 0.02 * height / 1.73 if config.sole_clearance is None else config.sole_clearance
-            pitch = _foot_pitch(skeleton.offsets[children[j][0]], clear, config.ankle_height)
-            c, s = np.cos(pitch), np.sin(pitch)
-            rot = np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]])  # ankle frame -> sole frame (about y)
-            toe = rot @ skeleton.offsets[children[j][0]]
-            thick = 0.02 * height / 1.73
-            x0, x1 = -0.35 * abs(toe[0]), toe[0] + 0.02 * height / 1.73
-            z0 = toe[2] - clear
-            z1 = max(z0 + thick, min(0.0, toe[2] + 0.6 * abs(toe[2]) + 0.5 * thick))
-            size = [(x1 - x0) / 2, 0.32 * abs(toe[0]) + 0.5 * thick, (z1 - z0) / 2]
-            center = rot.T @ np.array([(x0 + x1) / 2, 0, (z0 + z1) / 2])
-            return [f'<geom name="{name}_foot" type="box" pos="{_fmt(center)}" size="{_fmt(size)}" '
-                    f'euler="0 {np.degrees(-pitch):.6g} 0" mass="{mass:.6g}"/>']
-        segs = [skeleton.offsets[c] for c in children[j]]
-        if kind == "pelvis":  # a transverse capsule between the hips and one up to the spine
-            hips = [skeleton.offsets[c] for c in children[j] if _kind(skeleton.names[c]) == "hip"]
-            segs = [s for c, s in zip(children[j], segs, strict=True) if _kind(skeleton.names[c]) != "hip"]
-            if len(hips) == 2:
-                segs.append(None)
-        lengths = [np.linalg.norm(hips[0] - hips[1]) if s is None else np.linalg.norm(s) for s in segs]
-        total = sum(lengths) or 1.0
-        for k, (s, length) in enumerate(zip(segs, lengths, strict=True)):
-            a, b = (hips[0], hips[1]) if s is None else (np.zeros(3), s)
-            if kind == "head":
-                a, b = np.zeros(3) + 0.3 * s, 0.7 * s
-            if kind in ("elbow",):
-                b = s * 1.15  # the hand rides on the forearm
-            m = mass * length / total
-            rr = min(r, 0.45 * max(np.linalg.norm(b - a), 1e-3))
-            out.append(f'<geom name="{name}_g{k}" type="capsule" fromto="{_fmt(np.concatenate([a, b]))}" '
-                       f'size="{rr:.6g}" mass="{max(m, 1e-3):.6g}"/>')
-        return out
-
-    def emit(j: int, depth: int) -> None:
+    def emit(j: int, parent) -> None:
         name, kind = skeleton.names[j], _kind(skeleton.names[j])
-        pad = "  " * depth
-        pos = np.zeros(3) if skeleton.parents[j] < 0 else skeleton.offsets[j]
-        lines.append(f'{pad}<body name="{name}" pos="{_fmt(pos)}">')
+        body = parent.add_body(name=name, pos=np.zeros(3) if skeleton.parents[j] < 0 else skeleton.offsets[j])
         if skeleton.parents[j] < 0:
-            lines.append(f'{pad}  <freejoint name="root"/>')
+            body.add_freejoint(name="root")
         else:
             hinge_joints.append(j)
-            lim = JOINT_LIMITS_DEG[kind]
             for ax in EULER_ORDER[kind]:
                 i = "XYZ".index(ax)
-                axis = np.eye(3)[i]
-                lines.append(f'{pad}  <joint name="{name}_{ax.lower()}" type="hinge" axis="{_fmt(axis)}" '
-                             f'range="{lim[i][0]} {lim[i][1]}"/>')
-        lines.extend(pad + "  " + g for g in geoms_for(j))
-        lines.append(f'{pad}  <site name="{name}" size="0.01"/>')
-        for c in children[j]:
-            if children[c]:
-                emit(c, depth + 1)
+                body.add_joint(name=f"{name}_{ax.lower()}", type=mujoco.mjtJoint.mjJNT_HINGE, axis=np.eye(3)[i],
+                               limited=mujoco.mjtLimited.mjLIMITED_TRUE, range=JOINT_LIMITS_DEG[kind][i])
+                actuators.append((f"{name}_{ax.lower()}", np.eye(6)[0] * TORQUE_LIMITS[kind] * config.mass / 70.0))
+        _add_geoms(body, j, skeleton, config, height)
+        body.add_site(name=name, size=[0.01, 0, 0])
+        for c in skeleton.children(j):
+            if skeleton.children(c):
+                emit(c, body)
             else:
-                lines.append(f'{pad}  <site name="{skeleton.names[c]}" pos="{_fmt(skeleton.offsets[c])}" size="0.01"/>')
-        lines.append(f"{pad}</body>")
+                body.add_site(name=skeleton.names[c], pos=skeleton.offsets[c], size=[0.01, 0, 0])
 
-    root = body_joints[0]
-    emit(root, 2)
-    actuators, gear = [], []
-    for j in hinge_joints:
-        name, kind = skeleton.names[j], _kind(skeleton.names[j])
-        for ax in EULER_ORDER[kind]:
-            g = TORQUE_LIMITS[kind] * mscale
-            actuators.append(f'<motor name="{name}_{ax.lower()}" joint="{name}_{ax.lower()}" gear="{g:.6g}"/>')
-            gear.append(g)
+    emit(next(j for j in range(skeleton.num_joints) if skeleton.parents[j] < 0), spec.worldbody)
     if config.residual:
-        for k in range(6):
-            g = config.residual_force * (1.0 if k < 3 else 0.2)
-            gvec = np.zeros(6)
-            gvec[k] = g
-            actuators.append(f'<motor name="residual_{k}" joint="root" gear="{_fmt(gvec)}"/>')
-            gear.append(g)
-    xml = f"""<mujoco model="phymo_humanoid">
-  <compiler angle="degree" autolimits="true"/>
-  <option timestep="{config.timestep:.9g}" iterations="{config.solver_iterations}" tolerance="1e-10"
-          ls_iterations="20" solver="Newton" integrator="Euler">
-    <flag warmstart="disable"/>
-  </option>
-  <default>
-    <joint armature="{config.armature:.6g}" damping="{config.damping:.6g}" limited="true"/>
-    <geom contype="1" conaffinity="0" condim="3" friction="{config.friction:.6g} 0.005 0.0001"
-          solref="0.02 1" solimp="0.9 0.95 0.001"/>
-    <motor ctrlrange="-1 1" ctrllimited="true"/>
-  </default>
-  <worldbody>
-    <geom name="floor" type="plane" size="0 0 1" contype="0" conaffinity="1"/>
-{chr(10).join(lines)}
-  </worldbody>
-  <actuator>
-    {chr(10).join('    ' + a for a in actuators).strip()}
-  </actuator>
-</mujoco>
-"""
-    model = mujoco.MjModel.from_xml_string(xml)
+        actuators += [("root", np.eye(6)[k] * config.residual_force * (1.0 if k < 3 else 0.2)) for k in range(6)]
+    for k, (joint, gear) in enumerate(actuators):
+        spec.add_actuator(name=joint if joint != "root" else f"residual_{k - len(actuators) + 6}", target=joint,
+                          trntype=mujoco.mjtTrn.mjTRN_JOINT, gear=gear)
+    model = spec.compile()
     site_ids = np.array([mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_SITE, n) for n in skeleton.names])
-    return Body(skeleton, config, xml, model, tuple(hinge_joints), site_ids, np.array(gear))
+    return Body(skeleton, config, spec.to_xml(), model, tuple(hinge_joints), site_ids,
+                np.array([np.abs(g).max() for _, g in actuators]))
 
 
 def motion_to_qpos(body: Body, motion: Motion) -> np.ndarray:
