@@ -28,8 +28,9 @@ from .pipeline import PipelineConfig, run_pipeline
 
 log = logging.getLogger(__name__)
 
-#: the plausibility figures whose change under a 0.01 px perturbation is measured
-STABLE = ("foot_skating", "floating_mm", "penetration_mm", "residual_force_n")
+#: the plausibility figures whose change under a 0.01 px perturbation is measured, each with the size below which
+#: a change is measured against that size instead of the figure (a figure near 0 would make any change huge)
+STABLE = {"foot_skating": 0.01, "floating_mm": 1.0, "penetration_mm": 1.0, "residual_force_n": 10.0}
 #: standard deviation of the keypoint perturbation, pixels
 PERTURB_PX = 0.01
 
@@ -53,10 +54,10 @@ def _positions(run: Path) -> np.ndarray:
 def _relative_change(a: dict, b: dict) -> tuple[float, str]:
     """The largest relative change of the :data:`STABLE` figures between two plausibility records, and which."""
     worst, which = 0.0, ""
-    for k in STABLE:
+    for k, floor in STABLE.items():
         if a.get(k) is None or b.get(k) is None:
             continue
-        change = abs(a[k] - b[k]) / max(abs(a[k]), 1e-9)
+        change = abs(a[k] - b[k]) / max(abs(a[k]), floor)
         if change > worst:
             worst, which = change, k
     return worst, which

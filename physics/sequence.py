@@ -205,16 +205,20 @@ def reconstruct(obs: Observations, config: ReconstructConfig, solver: Solver, ca
         return _reconstruct(prepare(obs, config, body), solver, cache_dir)
 
 
+def _attempts(state, solver: Solver, tracking) -> list[tuple[float | None, int, tuple | None]]:
+    """``(pole, steps, start state)`` of each try at a window: as configured; with the looser pole and twice the
+    steps; then that again from the reference's state (which jumps at the seam, but is still physics)."""
+    looser = tracking.retry_pole or tracking.pole
+    tries = [(None, solver.steps, state), (looser, 2 * solver.steps, state)]
+    return tries + [(looser, 2 * solver.steps, None)] if state is not None else tries
+
+
 def _solve(seq: PreparedSequence, start: int, stop: int, state, solver: Solver) -> tuple[dict, dict]:
     """Arrays (``qpos``, ``qvel``, ``torques`` per frame, ``knots``) and metadata of the window kept."""
-    windows, tracking = seq.config.windows, seq.config.tracking
+    windows = seq.config.windows
     reason = _bad_input(seq.obs.slice(start, stop))
     failures = [] if reason is None else [reason]
-    attempts = [] if reason is not None else [(None, solver.steps, state)]
-    if reason is None:
-        attempts.append((tracking.retry_pole or tracking.pole, 2 * solver.steps, state))
-        if state is not None:
-            attempts.append((tracking.retry_pole or tracking.pole, 2 * solver.steps, None))
+    attempts = [] if reason is not None else _attempts(state, solver, seq.config.tracking)
     for k, (pole, steps, start_state) in enumerate(attempts):
         origin = "" if start_state is not None else ", from the reference"
         how = "" if k == 0 else f" (re-solve {k}: pole {pole}, {steps} steps{origin})"

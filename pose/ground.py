@@ -12,7 +12,11 @@ normal; spread along one line (a straight walk) they give a level direction, and
 perpendicular to it (the balance estimate is weakest along the walking direction, where the centre of
 mass passes over each stance foot); bunched together (standing, balancing) they say nothing. A
 correction is kept when it agrees with the balance estimate within :data:`FEET_AGREEMENT_DEG`. The
-ground sits at the 5th percentile of the foot joints' heights.
+ground sits at the median over frames of the lowest foot point (each foot joint's height less its height
+above the sole in the rest pose, the lowest of the four): a person on their feet has one on the ground in
+most frames, and a detector's feet jitter by centimetres, so a low percentile of all foot heights (used
+before) put the floor under the jitter and left the body floating above it most of the time (the
+kinematic estimate floated 70-80 mm on average on three of the real clips, docs/results.md).
 
 Measured against the truth (docs/results.md), degrees between the estimated and the true up, before
 (the trunk's mean direction refined by a plane through the lowest foot points) and after: the shared
@@ -103,5 +107,7 @@ def estimate_ground(p_cam: np.ndarray, skel: Skeleton) -> tuple[np.ndarray, floa
     corrected, how = _feet_floor(p_cam, feet, up)
     if corrected is not None and _angle_deg(corrected, up) < FEET_AGREEMENT_DEG:
         up, method = corrected, f"balance+{how}"
-    h = float(np.percentile(p_cam[:, feet] @ up, 5)) if len(p_cam) else 0.0
+    rest = skel.rest_positions()[feet, 2]
+    sole = (p_cam[:, feet] @ up - (rest - rest.min())).min(axis=1)  # lowest foot point per frame
+    h = float(np.median(sole)) if len(p_cam) else 0.0
     return up, h, method
