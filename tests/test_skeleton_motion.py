@@ -1,9 +1,11 @@
 import numpy as np
 import pytest
+import roma
 import torch
 
 from phymo.data import CANONICAL, JOINT_MAPPINGS, Motion, Skeleton, forward_kinematics
-from phymo.data.rotations import axis_angle_to_quat, identity_quat, quat_normalize
+from phymo.data.motion import forward_kinematics_matrices
+from phymo.data.rotations import axis_angle_to_quat, identity_quat, quat_normalize, quat_rotate, quat_to_matrix
 from phymo.data.skeleton import COCO_17, H36M_17
 
 
@@ -51,8 +53,11 @@ def test_forward_kinematics_hand_computed():
     rot = identity_quat((1, 3))
     rot[0, 0] = axis_angle_to_quat(np.array([0, 0, np.pi / 2]))  # root yaw 90 deg
     rot[0, 1] = axis_angle_to_quat(np.array([0, -np.pi / 2, 0]))  # bend a: local x -> +z
-    pos = Motion(sk, 10.0, np.array([[1.0, 2.0, 3.0]]), rot).positions()[0]
-    assert np.allclose(pos, [[1, 2, 3], [1, 2, 4], [1, 2, 5]])
+    motion = Motion(sk, 10.0, np.array([[1.0, 2.0, 3.0]]), rot)
+    assert np.allclose(motion.positions()[0], [[1, 2, 3], [1, 2, 4], [1, 2, 5]])
+    world = motion.global_rotations()[0]
+    assert np.allclose(quat_rotate(world[1], np.array([1.0, 0.0, 0.0])), [0, 0, 1])  # a's x axis points up
+    assert np.allclose(quat_rotate(world[1], np.array([0.0, 1.0, 0.0])), [-1, 0, 0])  # its y axis, yawed
 
 
 def test_forward_kinematics_torch_matches_numpy_and_is_differentiable():
@@ -65,6 +70,17 @@ def test_forward_kinematics_torch_matches_numpy_and_is_differentiable():
     assert torch.allclose(out, torch.tensor(ref), atol=1e-12)
     out.sum().backward()
     assert torch.isfinite(rot_t.grad).all() and rot_t.grad.abs().sum() > 0
+
+
+def test_forward_kinematics_of_torch_matrices_matches_numpy_quaternions():
+    """The kinematic fit's path (rotation vectors -> roma matrices, torch) against Motion's (SciPy, numpy)."""
+    rng = np.random.default_rng(0)
+    rv, tr = rng.normal(size=(4, CANONICAL.num_joints, 3)), rng.normal(size=(4, 3))
+    pos, world = forward_kinematics_matrices(CANONICAL.parents, torch.as_tensor(CANONICAL.offsets), torch.as_tensor(tr),
+                                             roma.rotvec_to_rotmat(torch.as_tensor(rv)), return_global_rotations=True)
+    ref, ref_world = forward_kinematics(CANONICAL.parents, CANONICAL.offsets, tr, axis_angle_to_quat(rv), True)
+    np.testing.assert_allclose(pos.numpy(), ref, atol=1e-12)
+    np.testing.assert_allclose(world.numpy(), quat_to_matrix(ref_world), atol=1e-12)
 
 
 def test_bone_lengths_preserved_under_any_pose():
