@@ -9,8 +9,9 @@ residuals (each term's scale is a field of :class:`FitConfig`):
 * 3D agreement of the hip-centred joints with the detector's world landmarks (MediaPipe's are metric,
   hip-centred, camera-aligned), confidence-weighted (scale ``sigma_3d_m``);
 * temporal smoothness: joint accelerations (scale ``sigma_accel`` m/s^2);
-* joint limits: per-joint boxes on the local rotation vector (:data:`JOINT_LIMITS`, radians), scale
-  ``sigma_limit_rad``; and a weak prior toward the rest pose (``sigma_prior_rad``).
+* joint limits: per-joint boxes on the local rotation vector, the human ranges of
+  :mod:`phymo.data.joint_limits` in radians, scale ``sigma_limit_rad``; and a weak prior toward the
+  rest pose (``sigma_prior_rad``).
 
 Parameters: per-frame root translation, root rotation and local joint rotations as rotation vectors
 (roma). Bone lengths are fixed before the fit: the canonical skeleton scaled to ``height_m`` when
@@ -30,6 +31,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from phymo.data.camera import Camera
+from phymo.data.joint_limits import joint_ranges
 from phymo.data.motion import Motion, forward_kinematics, forward_kinematics_matrices
 from phymo.data.observations import Observations
 from phymo.data.rotations import axis_angle_to_quat, matrix_to_quat, quat_mul, quat_to_matrix, swing
@@ -42,23 +44,6 @@ log = logging.getLogger(__name__)
 _SIDES = ("left", "right")
 #: the person's height when none is given: the canonical skeleton's, toe to head top, metres
 ASSUMED_HEIGHT_M = CANONICAL.height()
-#: (lo, hi) radians per local rotation-vector component (x, y, z), canonical frames; "s" flips x/z for right.
-JOINT_LIMITS: dict[str, tuple[tuple[float, float], ...]] = {
-    "spine": ((-0.6, 0.6), (-0.6, 0.8), (-0.6, 0.6)),
-    "chest": ((-0.6, 0.6), (-0.6, 0.8), (-0.6, 0.6)),
-    "neck": ((-0.8, 0.8), (-0.8, 0.9), (-1.0, 1.0)),
-    "head": ((-0.8, 0.8), (-0.8, 0.9), (-1.0, 1.0)),
-    "head_top": ((-0.1, 0.1),) * 3,
-    "hip": ((-0.6, 1.3), (-2.4, 0.6), (-1.0, 1.0)),
-    "knee": ((-0.3, 0.3), (-0.1, 2.7), (-0.4, 0.4)),
-    "ankle": ((-0.8, 0.8), (-1.0, 1.0), (-0.8, 0.8)),
-    "toe": ((-0.1, 0.1),) * 3,
-    "collar": ((-0.5, 0.5), (-0.5, 0.5), (-0.6, 0.6)),
-    "shoulder": ((-2.8, 2.8), (-2.8, 2.8), (-2.8, 2.8)),
-    "elbow": ((-1.8, 1.8), (-2.8, 2.8), (-2.8, 2.8)),
-    "wrist": ((-0.1, 0.1),) * 3,
-}
-
 #: joints whose swing is initialized from the landmarks: (joint, child) per side.
 _CHAINS = (("hip", "knee"), ("knee", "ankle"), ("ankle", "toe"), ("shoulder", "elbow"), ("elbow", "wrist"))
 
@@ -92,20 +77,6 @@ class FitResult:
     observations: Observations
     reproj_px: float
     report: dict = field(default_factory=dict)
-
-
-def limits_array(skeleton: Skeleton = CANONICAL) -> np.ndarray:
-    """``(J, 3, 2)`` lower/upper bounds of each joint's local rotation vector (root: unbounded)."""
-    out = np.tile(np.array([-np.pi, np.pi]), (skeleton.num_joints, 3, 1)).astype(np.float64)
-    out[0] = [[-1e6, 1e6]] * 3
-    for j, name in enumerate(skeleton.names):
-        side, _, base = name.partition("_") if name.startswith(_SIDES) else ("", "", name)
-        if base in JOINT_LIMITS:
-            lim = np.array(JOINT_LIMITS[base], dtype=np.float64)
-            if side == "right":  # mirror through the sagittal (x-z) plane: x and z components flip sign
-                lim[[0, 2]] = -lim[[0, 2]][:, ::-1]
-            out[j] = lim
-    return out
 
 
 def fit_skeleton(height_m: float | None) -> tuple[Skeleton, str]:
@@ -211,7 +182,7 @@ def _optimize(skel: Skeleton, rv0, tr0, kp, w2d, world, w3d, cam: Camera, fps: f
     dt = torch.float64
     kp_t, w2_t = torch.as_tensor(kp, dtype=dt), torch.as_tensor(w2d, dtype=dt)
     off = torch.as_tensor(skel.offsets, dtype=dt)
-    lim = torch.as_tensor(limits_array(skel), dtype=dt)
+    lim = torch.as_tensor(joint_ranges(skel), dtype=dt)
     f = torch.tensor([cam.fx, cam.fy], dtype=dt)
     c = torch.tensor([cam.cx, cam.cy], dtype=dt)
     lh, rh = skel.index("left_hip"), skel.index("right_hip")
