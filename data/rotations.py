@@ -16,6 +16,8 @@ phymo's own math, where both libraries stop: the ``w >= 0`` hemisphere of :func:
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from scipy.spatial.transform import Rotation
 
@@ -40,16 +42,14 @@ def _roma():
 
 
 def _hemisphere(q):
-    """``q`` with ``w >= 0`` (the same rotation), numpy or torch."""
-    if _is_torch(q):
-        import torch
+    """Torch ``q`` with ``w >= 0`` (the same rotation; SciPy's ``canonical=True`` is the numpy side's)."""
+    import torch
 
-        return torch.where(q[..., :1] < 0, -q, q)
-    return np.where(q[..., :1] < 0, -q, q)
+    return torch.where(q[..., :1] < 0, -q, q)
 
 
 def identity_quat(shape: tuple[int, ...] = ()) -> np.ndarray:
-    """Identity quaternions ``(*shape, 4)``, numpy."""
+    """Identity quaternions ``(*shape, 4)``, numpy, w-first (SciPy's and roma's identities are scalar-last)."""
     q = np.zeros((*shape, 4))
     q[..., 0] = 1.0
     return q
@@ -155,9 +155,7 @@ def quat_to_euler(q, order: str = "ZXY"):
     if _is_torch(q):
         r = _roma()
         return r.unitquat_to_euler(order, r.quat_wxyz_to_xyzw(q))
-    import warnings
-
-    with warnings.catch_warnings():  # SciPy warns at gimbal lock; the angles it returns are still exact
+    with warnings.catch_warnings():  # SciPy warns at gimbal lock; its angles still reproduce the rotation
         warnings.filterwarnings("ignore", "Gimbal lock detected")
         return _rot(q).as_euler(order)
 
@@ -165,9 +163,9 @@ def quat_to_euler(q, order: str = "ZXY"):
 def quat_slerp(a, b, t) -> np.ndarray:
     """Spherical interpolation from ``a`` to ``b`` (unit, ``(..., 4)``, numpy) at fraction ``t``.
 
-    ``t`` is a number or broadcasts against ``(..., 1)``.
-
-    Along the shorter arc: ``a * exp(t log(a^-1 b))``, with the relative rotation's angle in ``[0, pi]``.
+    Pairwise, element by element, which SciPy's ``Slerp`` and roma's ``unitquat_slerp`` (one pair of key
+    rotations or key sequence, evaluated at a set of times) are not; composed from SciPy's rotations as
+    ``a * exp(t log(a^-1 b))``, along the shorter arc. ``t`` is a number or broadcasts against ``(..., 1)``.
     """
     ra = _rot(a)
     step = Rotation.from_rotvec(np.asarray(t) * (ra.inv() * _rot(b)).as_rotvec())
