@@ -7,7 +7,7 @@ from .mocap import MocapCorpus
 from .motion import Motion, forward_kinematics
 from .observations import Observations
 from .retarget import bvh_to_motion, load_bvh_motion
-from .skeleton import CANONICAL, FOOT_JOINTS, JOINT_MAPPINGS, JointMapping, Skeleton
+from .skeleton import CANONICAL, FOOT_JOINTS, JOINT_MAPPINGS, JointMapping, Skeleton, get_mapping
 
 __all__ = [
     "BvhClip",
@@ -28,4 +28,5 @@ __all__ = [
     "PhymoError",
     "Skeleton",
     "forward_kinematics",
+    "get_mapping",
 ]

@@ -43,7 +43,7 @@ import numpy as np
 from .bvh import BvhClip, read_bvh
 from .errors import DataFormatError
 from .motion import Motion
-from .rotations import matrix_to_quat, quat_conj, quat_mul, quat_normalize, quat_to_matrix
+from .rotations import matrix_to_quat, quat_conj, quat_mul, quat_normalize, quat_to_matrix, swing
 from .skeleton import CANONICAL, FOOT_JOINTS, JOINT_MAPPINGS, Skeleton
 
 _LIMB = ("hip", "knee", "ankle", "toe", "collar", "shoulder", "elbow", "wrist")
@@ -210,7 +210,7 @@ def solve_motion(targets: dict[str, np.ndarray], fps: float, skeleton: Skeleton 
         elif len(kids) == 1 and names[j] in targets:
             c = kids[0]
             rest_dir = np.einsum("tij,j->ti", world[:, p], offsets[c])
-            world[:, j] = _swing(rest_dir, targets[names[c]] - targets[names[j]]) @ world[:, p]
+            world[:, j] = quat_to_matrix(swing(rest_dir, targets[names[c]] - targets[names[j]])) @ world[:, p]
             bend = _BEND.get(names[j])
             if bend is not None and bend[0] in targets:
                 world[:, j] = _bend_twist(world[:, j], offsets, skeleton, targets, names[j], names[c], *bend)
@@ -279,19 +279,6 @@ def _bend_twist(swung: np.ndarray, offsets: np.ndarray, skeleton: Skeleton, targ
 
 def _unit(v: np.ndarray) -> np.ndarray:
     return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
-
-
-def _swing(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``(T, 3, 3)`` smallest rotations turning directions ``a`` onto ``b`` (both ``(T, 3)``)."""
-    a, b = _unit(a), _unit(b)
-    axis = np.cross(a, b)
-    dot = np.einsum("ti,ti->t", a, b)
-    # Antiparallel: rotate by pi about any axis perpendicular to a.
-    perp = _unit(np.cross(a, np.where(np.abs(a[:, :1]) < 0.9, [[1.0, 0.0, 0.0]], [[0.0, 1.0, 0.0]])))
-    q = np.concatenate([(1.0 + dot)[:, None], axis], axis=-1)
-    flip = dot < -1.0 + 1e-9
-    q[flip] = np.concatenate([np.zeros((flip.sum(), 1)), perp[flip]], axis=-1)
-    return quat_to_matrix(quat_normalize(q))
 
 
 def retarget_error(motion: Motion, targets: dict[str, np.ndarray]) -> float:

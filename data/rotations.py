@@ -1,253 +1,192 @@
-"""Quaternion and rotation math shared by numpy and torch code.
+"""Rotations in phymo's convention, computed by roma (torch) and SciPy's ``Rotation`` (numpy).
 
-Quaternions are unit, **w-first** ``(w, x, y, z)``, and rotate column vectors actively
-(``v' = q v q*``). Every function accepts either ``numpy.ndarray`` or ``torch.Tensor`` with
-arbitrary leading batch dimensions and returns the same kind, so forward kinematics and losses
-use one implementation in both worlds (torch stays differentiable). Heavier torch-only rotation
-tools (Procrustes, rotation-vector maps used by the fitters) come from ``roma``, which stands in
-for pytorch3d here (pytorch3d has no distribution in the package registry).
+phymo's quaternions are unit and **w-first** ``(w, x, y, z)`` and rotate column vectors actively
+(``v' = q v q*``). roma and SciPy are both scalar-last ``(x, y, z, w)``: the functions here are the one
+place that converts between the two layouts. Each takes and returns w-first quaternions with any leading
+batch shape, as ``torch.Tensor`` (through roma, differentiable) or ``numpy.ndarray`` (through SciPy), the
+same kind out as in.
 
 Euler angles follow the BVH convention: ``order="ZXY"`` means the intrinsic sequence
-``R = Rz(a0) @ Rx(a1) @ Ry(a2)`` with angles in the order given; radians.
+``R = Rz(a0) @ Rx(a1) @ Ry(a2)`` with angles in the order given, radians (the upper-case, intrinsic,
+convention of SciPy and roma).
+
+phymo's own math, where both libraries stop: the ``w >= 0`` hemisphere of :func:`quat_normalize` and
+:func:`matrix_to_quat` (roma keeps whichever sign it computes), and :func:`swing`.
 """
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
+from scipy.spatial.transform import Rotation
 
 
 def _is_torch(x) -> bool:
     return type(x).__module__.startswith("torch")
 
 
-def _stack(items, axis: int = -1):
-    if _is_torch(items[0]):
-        import torch
-
-        return torch.stack(items, dim=axis)
-    return np.stack(items, axis=axis)
+def _rot(q) -> Rotation:
+    """SciPy rotations of w-first quaternions ``(..., 4)``."""
+    return Rotation.from_quat(q, scalar_first=True)
 
 
-def _cat(items, axis: int = -1):
-    if _is_torch(items[0]):
-        import torch
-
-        return torch.cat(items, dim=axis)
-    return np.concatenate(items, axis=axis)
+def _wxyz(r: Rotation) -> np.ndarray:
+    return r.as_quat(scalar_first=True)
 
 
-def _sqrt(x):
-    return x.sqrt() if _is_torch(x) else np.sqrt(x)
+def _roma():
+    import roma  # imported with the first torch input: phymo.data stays importable without loading torch
+
+    return roma
 
 
-def _norm(x, keepdims=True):
-    if _is_torch(x):
-        return x.norm(dim=-1, keepdim=keepdims)
-    return np.linalg.norm(x, axis=-1, keepdims=keepdims)
+def _hemisphere(q):
+    """Torch ``q`` with ``w >= 0`` (the same rotation; SciPy's ``canonical=True`` is the numpy side's)."""
+    import torch
+
+    return torch.where(q[..., :1] < 0, -q, q)
 
 
-def _sin(x):
-    return x.sin() if _is_torch(x) else np.sin(x)
-
-
-def _cos(x):
-    return x.cos() if _is_torch(x) else np.cos(x)
-
-
-def _atan2(y, x):
-    if _is_torch(y):
-        import torch
-
-        return torch.atan2(y, x)
-    return np.arctan2(y, x)
-
-
-def _clip(x, lo, hi):
-    return x.clamp(lo, hi) if _is_torch(x) else np.clip(x, lo, hi)
-
-
-def _where(c, a, b):
-    if _is_torch(c):
-        import torch
-
-        return torch.where(c, a, b)
-    return np.where(c, a, b)
-
-
-def identity_quat(shape=(), like=None):
-    """Identity quaternions of the given batch shape ``(*shape, 4)`` (numpy unless ``like`` is torch)."""
+def identity_quat(shape: tuple[int, ...] = ()) -> np.ndarray:
+    """Identity quaternions ``(*shape, 4)``, numpy, w-first (SciPy's and roma's identities are scalar-last)."""
     q = np.zeros((*shape, 4))
     q[..., 0] = 1.0
-    if like is not None and _is_torch(like):
-        import torch
-
-        return torch.as_tensor(q, dtype=like.dtype, device=like.device)
     return q
 
 
 def quat_normalize(q):
-    """Unit quaternions ``(..., 4)``; also flips to the ``w >= 0`` hemisphere."""
-    q = q / _clip(_norm(q), 1e-12, None)
-    return _where(q[..., :1] < 0, -q, q)
+    """Unit quaternions ``(..., 4)`` in the ``w >= 0`` hemisphere (the form phymo stores)."""
+    if _is_torch(q):
+        return _hemisphere(_roma().quat_normalize(q))
+    return _rot(q).as_quat(canonical=True, scalar_first=True)
 
 
 def quat_conj(q):
     """Conjugate (= inverse for unit quaternions), ``(..., 4)``."""
-    return _stack([q[..., 0], -q[..., 1], -q[..., 2], -q[..., 3]])
+    if _is_torch(q):
+        r = _roma()
+        return r.quat_xyzw_to_wxyz(r.quat_conjugation(r.quat_wxyz_to_xyzw(q)))
+    return _wxyz(_rot(q).inv())
 
 
 def quat_mul(a, b):
-    """Hamilton product ``a * b`` (apply ``b`` first, then ``a``), ``(..., 4)``."""
-    aw, ax, ay, az = a[..., 0], a[..., 1], a[..., 2], a[..., 3]
-    bw, bx, by, bz = b[..., 0], b[..., 1], b[..., 2], b[..., 3]
-    return _stack(
-        [
-            aw * bw - ax * bx - ay * by - az * bz,
-            aw * bx + ax * bw + ay * bz - az * by,
-            aw * by - ax * bz + ay * bw + az * bx,
-            aw * bz + ax * by - ay * bx + az * bw,
-        ]
-    )
+    """Hamilton product ``a * b`` (apply ``b`` first, then ``a``), ``(..., 4)``; batch shapes broadcast."""
+    if _is_torch(a):
+        import torch
+
+        r = _roma()
+        a, b = torch.broadcast_tensors(a, b)
+        return r.quat_xyzw_to_wxyz(r.quat_product(r.quat_wxyz_to_xyzw(a), r.quat_wxyz_to_xyzw(b)))
+    return _wxyz(_rot(a) * _rot(b))
 
 
 def quat_rotate(q, v):
-    """Rotate vectors ``v (..., 3)`` by unit quaternions ``q (..., 4)``."""
-    w = q[..., :1]
-    u = q[..., 1:]
-    if _is_torch(u):
+    """Rotate vectors ``v (..., 3)`` by unit quaternions ``q (..., 4)``; batch shapes broadcast."""
+    if _is_torch(q):
         import torch
 
-        cross = torch.cross
-        uv = cross(u.expand_as(v) if u.shape != v.shape else u, v, dim=-1)
-        uuv = cross(u.expand_as(uv) if u.shape != uv.shape else u, uv, dim=-1)
-    else:
-        uv = np.cross(u, v)
-        uuv = np.cross(u, uv)
-    return v + 2.0 * (w * uv + uuv)
+        r = _roma()
+        shape = torch.broadcast_shapes(q.shape[:-1], v.shape[:-1])
+        return r.quat_action(r.quat_wxyz_to_xyzw(q.expand(*shape, 4)), v.expand(*shape, 3), is_normalized=True)
+    return _rot(q).apply(v)
 
 
 def quat_to_matrix(q):
     """Rotation matrices ``(..., 3, 3)`` from unit quaternions ``(..., 4)``."""
-    w, x, y, z = q[..., 0], q[..., 1], q[..., 2], q[..., 3]
-    rows = [
-        _stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)]),
-        _stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)]),
-        _stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)]),
-    ]
-    return _stack(rows, axis=-2)
+    if _is_torch(q):
+        r = _roma()
+        return r.unitquat_to_rotmat(r.quat_wxyz_to_xyzw(q))
+    return _rot(q).as_matrix()
 
 
 def matrix_to_quat(m):
-    """Unit quaternions ``(..., 4)``, w >= 0, from rotation matrices ``(..., 3, 3)``.
-
-    Uses the numerically stable branch per element (largest of w, x, y, z).
-    """
-    m00, m01, m02 = m[..., 0, 0], m[..., 0, 1], m[..., 0, 2]
-    m10, m11, m12 = m[..., 1, 0], m[..., 1, 1], m[..., 1, 2]
-    m20, m21, m22 = m[..., 2, 0], m[..., 2, 1], m[..., 2, 2]
-    tr = m00 + m11 + m22
-    eps = 1e-12
-    cand = [
-        _stack([1 + tr, m21 - m12, m02 - m20, m10 - m01]),
-        _stack([m21 - m12, 1 + m00 - m11 - m22, m01 + m10, m02 + m20]),
-        _stack([m02 - m20, m01 + m10, 1 - m00 + m11 - m22, m12 + m21]),
-        _stack([m10 - m01, m02 + m20, m12 + m21, 1 - m00 - m11 + m22]),
-    ]
-    diag = _stack([1 + tr, 1 + m00 - m11 - m22, 1 - m00 + m11 - m22, 1 - m00 - m11 + m22])
+    """Unit quaternions ``(..., 4)``, ``w >= 0``, from rotation matrices ``(..., 3, 3)``."""
     if _is_torch(m):
-        import torch
-
-        best = diag.argmax(dim=-1)
-        allc = torch.stack(cand, dim=-2)  # (..., 4, 4)
-        q = torch.gather(allc, -2, best[..., None, None].expand(*best.shape, 1, 4)).squeeze(-2)
-        scale = torch.gather(diag, -1, best[..., None]).clamp_min(eps).sqrt() * 2
-    else:
-        best = diag.argmax(axis=-1)
-        allc = np.stack(cand, axis=-2)
-        q = np.take_along_axis(allc, best[..., None, None], axis=-2)[..., 0, :]
-        scale = np.sqrt(np.maximum(np.take_along_axis(diag, best[..., None], axis=-1), eps)) * 2
-    return quat_normalize(q / scale)
+        r = _roma()
+        return _hemisphere(r.quat_xyzw_to_wxyz(r.rotmat_to_unitquat(m)))
+    return Rotation.from_matrix(m).as_quat(canonical=True, scalar_first=True)
 
 
 def axis_angle_to_quat(rotvec):
-    """Quaternions ``(..., 4)`` from rotation vectors ``(..., 3)`` (axis times angle, radians)."""
-    angle = _norm(rotvec)
-    half = 0.5 * angle
-    small = angle < 1e-8
-    # sin(x/2)/x with its Taylor expansion near zero keeps gradients finite.
-    safe = _where(small, angle * 0 + 1.0, angle)
-    k = _where(small, 0.5 - angle * angle / 48.0, _sin(half) / safe)
-    return _cat([_cos(half), rotvec * k])
+    """Quaternions ``(..., 4)`` from rotation vectors ``(..., 3)`` (axis times angle, radians).
+
+    The torch path has finite gradients at the zero rotation (roma's sinc).
+    """
+    if _is_torch(rotvec):
+        r = _roma()
+        return r.quat_xyzw_to_wxyz(r.rotvec_to_unitquat(rotvec))
+    return _wxyz(Rotation.from_rotvec(rotvec))
 
 
 def quat_to_axis_angle(q):
-    """Rotation vectors ``(..., 3)`` (radians) from unit quaternions ``(..., 4)``."""
-    q = quat_normalize(q)
-    s = _norm(q[..., 1:])
-    angle = 2.0 * _atan2(s, q[..., :1])
-    small = s < 1e-8
-    safe = _where(small, s * 0 + 1.0, s)
-    k = _where(small, 2.0 + s * 0, angle / safe)
-    return q[..., 1:] * k
-
-
-_AXES = {"X": np.array([1.0, 0.0, 0.0]), "Y": np.array([0.0, 1.0, 0.0]), "Z": np.array([0.0, 0.0, 1.0])}
+    """Rotation vectors ``(..., 3)`` (radians, angle in ``[0, pi]``) from unit quaternions ``(..., 4)``."""
+    if _is_torch(q):
+        r = _roma()
+        return r.unitquat_to_rotvec(r.quat_wxyz_to_xyzw(q))
+    return _rot(q).as_rotvec()
 
 
 def _check_order(order: str) -> str:
     order = order.upper()
-    if len(order) != 3 or set(order) - set("XYZ"):
-        raise ValueError(f"Euler order must be three of X, Y, Z (e.g. 'ZXY'), got {order!r}")
+    if len(order) != 3 or set(order) - set("XYZ") or len(set(order)) != 3:
+        raise ValueError(f"Euler order must be three distinct axes of X, Y, Z as BVH uses (e.g. 'ZXY'), "
+                         f"got {order!r}")
     return order
 
 
 def euler_to_quat(angles, order: str = "ZXY"):
     """Quaternions ``(..., 4)`` from intrinsic Euler angles ``(..., 3)`` in radians (BVH convention)."""
     order = _check_order(order)
-    q = None
-    for i, axis in enumerate(order):
-        a = angles[..., i : i + 1]
-        ax = _AXES[axis]
-        if _is_torch(angles):
-            import torch
-
-            ax = torch.as_tensor(ax, dtype=angles.dtype, device=angles.device)
-        qi = axis_angle_to_quat(a * ax)
-        q = qi if q is None else quat_mul(q, qi)
-    return q
+    if _is_torch(angles):
+        r = _roma()
+        return r.quat_xyzw_to_wxyz(r.euler_to_unitquat(order, angles))
+    return _wxyz(Rotation.from_euler(order, angles))
 
 
 def quat_to_euler(q, order: str = "ZXY"):
     """Intrinsic Euler angles ``(..., 3)`` in radians for ``order`` (inverse of :func:`euler_to_quat`).
 
-    Tait-Bryan orders only (three distinct axes, as BVH uses). At gimbal lock (middle angle ±90°) the
-    split between the first and third angle is not unique; any returned pair reproduces the rotation.
+    Tait-Bryan orders only (three distinct axes, as BVH uses); the first and last angle lie in
+    ``[-pi, pi]``, the middle one in ``[-pi/2, pi/2]``. At gimbal lock (middle angle +-90 deg) the split
+    between the first and third angle is not unique; the returned pair reproduces the rotation.
     """
     order = _check_order(order)
-    m = quat_to_matrix(q)
-    i, j, k = ("XYZ".index(c) for c in order)
-    if i == k:
-        raise ValueError(f"proper Euler orders like {order!r} are not used by BVH; use three distinct axes")
-    # Tait-Bryan: R = R_i(a) R_j(b) R_k(c); sign from the permutation parity.
-    sign = 1.0 if (j - i) % 3 == 1 else -1.0
-    b = _asin(_clip(sign * m[..., i, k], -1.0, 1.0))
-    a = _atan2(-sign * m[..., j, k], m[..., k, k])
-    c = _atan2(-sign * m[..., i, j], m[..., i, i])
-    return _stack([a, b, c])
+    if _is_torch(q):
+        r = _roma()
+        return r.unitquat_to_euler(order, r.quat_wxyz_to_xyzw(q))
+    with warnings.catch_warnings():  # SciPy warns at gimbal lock; its angles still reproduce the rotation
+        warnings.filterwarnings("ignore", "Gimbal lock detected")
+        return _rot(q).as_euler(order)
 
 
-def _asin(x):
-    return x.asin() if _is_torch(x) else np.arcsin(x)
+def quat_slerp(a, b, t) -> np.ndarray:
+    """Spherical interpolation from ``a`` to ``b`` (unit, ``(..., 4)``, numpy) at fraction ``t``.
+
+    Pairwise, element by element, which SciPy's ``Slerp`` and roma's ``unitquat_slerp`` (one pair of key
+    rotations or key sequence, evaluated at a set of times) are not; composed from SciPy's rotations as
+    ``a * exp(t log(a^-1 b))``, along the shorter arc. ``t`` is a number or broadcasts against ``(..., 1)``.
+    """
+    ra = _rot(a)
+    step = Rotation.from_rotvec(np.asarray(t) * (ra.inv() * _rot(b)).as_rotvec())
+    return quat_normalize(_wxyz(ra * step))
 
 
-def quat_slerp(a, b, t):
-    """Spherical interpolation between unit quaternions ``a`` and ``b`` at fraction ``t`` (broadcast)."""
-    dot = (a * b).sum(-1, keepdims=True) if not _is_torch(a) else (a * b).sum(-1, keepdim=True)
-    b = _where(dot < 0, -b, b)
-    dot = _clip(abs(dot), 0.0, 1.0)
-    theta = _atan2(_sqrt(_clip(1 - dot * dot, 0.0, None)), dot)
-    small = theta < 1e-6
-    st = _where(small, theta * 0 + 1.0, _sin(theta))
-    wa = _where(small, 1 - t + theta * 0, _sin((1 - t) * theta) / st)
-    wb = _where(small, t + theta * 0, _sin(t * theta) / st)
-    return quat_normalize(wa * a + wb * b)
+def swing(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``(..., 4)`` the smallest rotations taking directions ``a`` onto ``b`` (``(..., 3)``, any length, numpy).
+
+    Batched, which SciPy's ``align_vectors`` (one rotation for a set of pairs) is not. The rotation turns
+    about ``a x b``; antiparallel directions turn by pi about an axis perpendicular to ``a``; a zero vector
+    gives the identity.
+    """
+    a, b = _unit(a), _unit(b)
+    dot = np.sum(a * b, axis=-1, keepdims=True)
+    half = np.concatenate([1.0 + dot, np.cross(a, b)], axis=-1)  # (1 + cos t, sin t n) ~ (cos t/2, sin t/2 n)
+    helper = np.where(np.abs(a[..., :1]) < 0.9, [1.0, 0.0, 0.0], [0.0, 1.0, 0.0])
+    perp = np.cross(a, helper)
+    flip = np.concatenate([np.zeros_like(dot), _unit(perp)], axis=-1)
+    return quat_normalize(np.where(dot < -1.0 + 1e-9, flip, half))
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)

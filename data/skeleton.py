@@ -1,4 +1,4 @@
-"""The skeleton type, phymo's canonical body skeleton, and its mappings to other joint sets.
+"""The skeleton type, phymo's canonical body skeleton, and the registry of its mappings to other joint sets.
 
 Internal frame: Z up, metres, right-handed; in the rest pose the body faces +X, its left side is
 +Y, arms out sideways (T-pose). Rest offsets are each joint's position relative to its parent in
@@ -232,5 +232,36 @@ CMU = _mapping("cmu", CMU_NAMES, [
         ("shoulder", "Arm"), ("elbow", "ForeArm"), ("wrist", "Hand"))],
 ], approximate=("spine", "chest"))
 
-#: Every mapping by name (the registry the importers and the docs table use).
-JOINT_MAPPINGS: dict[str, JointMapping] = {m.name: m for m in (H36M_17, COCO_17, MEDIAPIPE_33, SMPL_24, CMU)}
+#: OpenPose BODY_25 (the default OpenPose body model).
+BODY_25_NAMES = ("Nose", "Neck", "RShoulder", "RElbow", "RWrist", "LShoulder", "LElbow", "LWrist", "MidHip", "RHip",
+                 "RKnee", "RAnkle", "LHip", "LKnee", "LAnkle", "REye", "LEye", "REar", "LEar", "LBigToe",
+                 "LSmallToe", "LHeel", "RBigToe", "RSmallToe", "RHeel")
+#: OpenPose BODY_25B (the experimental, more accurate model Pose2Sim uses): COCO order first.
+BODY_25B_NAMES = ("Nose", "LEye", "REye", "LEar", "REar", "LShoulder", "RShoulder", "LElbow", "RElbow", "LWrist",
+                  "RWrist", "LHip", "RHip", "LKnee", "RKnee", "LAnkle", "RAnkle", "Neck", "Head", "LBigToe",
+                  "LSmallToe", "LHeel", "RBigToe", "RSmallToe", "RHeel")
+#: OpenPose COCO-18 (COCO-17 plus a neck, in OpenPose's order).
+COCO_18_NAMES = ("Nose", "Neck", "RShoulder", "RElbow", "RWrist", "LShoulder", "LElbow", "LWrist", "RHip", "RKnee",
+                 "RAnkle", "LHip", "LKnee", "LAnkle", "REye", "LEye", "REar", "LEar")
+#: OpenPose's limb points: "LKnee" for left_knee, "RWrist" for right_wrist.
+_OPENPOSE_LIMBS = [(f"{s}_{l}", f"{p}{l.capitalize()}") for s, p in (("left", "L"), ("right", "R")) for l in _LIMBS]
+BODY_25 = _mapping("body25", BODY_25_NAMES, _OPENPOSE_LIMBS + [
+    ("pelvis", "MidHip"), ("neck", "Neck"), ("head", "Nose"), ("left_toe", "LBigToe"), ("right_toe", "RBigToe"),
+], approximate=("head", "neck", "left_hip", "right_hip", "pelvis"))
+BODY_25B = _mapping("body25b", BODY_25B_NAMES, _OPENPOSE_LIMBS + [
+    ("neck", "Neck"), ("head", "Nose"), ("head_top", "Head"), ("left_toe", "LBigToe"), ("right_toe", "RBigToe"),
+], approximate=("head", "head_top", "neck", "left_hip", "right_hip"))
+COCO_18 = _mapping("coco18", COCO_18_NAMES, _OPENPOSE_LIMBS + [("neck", "Neck"), ("head", "Nose")],
+                   approximate=("head", "neck", "left_hip", "right_hip"))
+
+#: Every joint set phymo reads, by name: the importers, the detectors, the evaluation and the docs table use it.
+JOINT_MAPPINGS: dict[str, JointMapping] = {
+    m.name: m for m in (H36M_17, COCO_17, MEDIAPIPE_33, SMPL_24, CMU, BODY_25, BODY_25B, COCO_18)}
+
+
+def get_mapping(name: str) -> JointMapping:
+    """The mapping called ``name`` (e.g. ``"mediapipe33"``, ``"body25"``); ValueError lists the known ones."""
+    try:
+        return JOINT_MAPPINGS[name]
+    except KeyError:
+        raise ValueError(f"unknown joint set {name!r}; known: {', '.join(sorted(JOINT_MAPPINGS))}") from None

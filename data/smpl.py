@@ -1,8 +1,6 @@
-"""SMPL body model support: load the user's own SMPL files and fit SMPL parameters to a motion.
+"""SMPL parameters fitted to a motion, in phymo's world frame.
 
-SMPL model files are licensed; phymo never downloads them. The user passes a folder holding
-``SMPL_NEUTRAL.pkl`` / ``SMPL_MALE.pkl`` / ``SMPL_FEMALE.pkl`` (or ``.npz`` with the same arrays),
-as smplx expects (``DIR/smpl/`` is also searched).
+The user's model files are read by :mod:`phymo.data.smpl_model` (phymo never downloads them).
 
 Frames. SMPL's native frame is Y up, the body facing +Z, its left side +X. phymo's world is Z up,
 facing +X, left +Y (see :mod:`phymo.data.skeleton`); the fixed rotation between them is
@@ -15,32 +13,23 @@ parameters instead, with ``J0`` the pelvis rest joint for the fitted betas:
 
 from __future__ import annotations
 
-import contextlib
-import io
-import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .errors import DataFormatError, InputNotFoundError
+from .errors import DataFormatError
 from .motion import Motion
 from .rotations import matrix_to_quat, quat_conj, quat_mul, quat_to_axis_angle
-from .skeleton import SMPL_24, SMPL_24_NAMES, SMPL_24_PARENTS
+from .skeleton import SMPL_24, SMPL_24_NAMES
+from .smpl_model import NUM_JOINTS, joint_model, load_smpl_layer, smpl_joints
 
 _CM2 = 1e-4  # the data term is in cm^2 so that the weights below are O(1e-3..1)
-GENDERS = ("neutral", "male", "female")
-NUM_JOINTS = 24
-
 #: Rotation taking SMPL's native frame (Y up, facing +Z, left +X) to phymo's world (Z up, facing +X, left +Y).
 SMPL_TO_WORLD = np.array([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
 
 FRAME_NOTE = ("phymo world frame: Z up, metres; global_orient and transl already include the SMPL(Y up) -> "
               "world rotation SMPL_TO_WORLD, so smplx joints/vertices line up with motion positions")
-
-_REQUIRED = ("v_template", "shapedirs", "posedirs", "J_regressor", "weights", "kintree_table", "f")
-_HOW_TO_GET = ("phymo never downloads SMPL: download it from https://smpl.is.tue.mpg.de, rename the files to "
-               "SMPL_NEUTRAL.pkl / SMPL_MALE.pkl / SMPL_FEMALE.pkl and pass --smpl-model DIR")
 
 
 @dataclass(frozen=True)
@@ -103,121 +92,6 @@ class SmplFit:
         return self.global_orient.shape[0]
 
 
-def find_model_file(model_dir: str | Path, gender: str = "neutral") -> Path:
-    """The ``SMPL_<GENDER>.pkl`` or ``.npz`` file in ``model_dir`` (or ``model_dir/smpl``); a file path is kept."""
-    if gender not in GENDERS:
-        raise ValueError(f"SMPL gender must be one of {', '.join(GENDERS)}, got {gender!r}")
-    root = Path(model_dir).expanduser()
-    if not root.exists():
-        raise InputNotFoundError(f"{root}: SMPL model folder does not exist; {_HOW_TO_GET}")
-    if root.is_file():
-        return root
-    stem = f"SMPL_{gender.upper()}"
-    for folder in (root, root / "smpl"):
-        for ext in (".pkl", ".npz"):
-            if (folder / f"{stem}{ext}").is_file():
-                return folder / f"{stem}{ext}"
-    present = sorted(p.name for p in root.iterdir() if p.suffix in (".pkl", ".npz"))
-    seen = f" (found: {', '.join(present)})" if present else ""
-    raise InputNotFoundError(f"no {stem}.pkl or {stem}.npz in {root}{seen}; {_HOW_TO_GET}")
-
-
-def read_model_data(path: str | Path) -> dict:
-    """The arrays of an SMPL model file (``.pkl`` as smplx reads it, or ``.npz``), checked for keys and shapes."""
-    path = Path(path)
-    try:
-        if path.suffix == ".npz":
-            with np.load(path, allow_pickle=True) as npz:  # the user's own model file
-                data = {k: npz[k] for k in npz.files}
-        else:
-            with open(path, "rb") as fh:
-                data = pickle.load(fh, encoding="latin1")
-    except ModuleNotFoundError as exc:
-        raise DataFormatError(
-            f"{path}: the SMPL file needs the Python module {exc.name!r} to unpickle (the original SMPL v1.0 files "
-            "hold chumpy arrays); convert it with smplx's tools/clean_ch.py or use the v1.1 files") from exc
-    except (pickle.UnpicklingError, EOFError, ValueError, OSError) as exc:
-        raise DataFormatError(f"{path}: not a readable SMPL model file ({exc})") from exc
-    if not isinstance(data, dict):
-        raise DataFormatError(f"{path}: expected a dict of arrays, got {type(data).__name__}")
-    missing = [k for k in _REQUIRED if k not in data]
-    if missing:
-        raise DataFormatError(f"{path}: not an SMPL model, missing keys {', '.join(missing)} "
-                              f"(needs {', '.join(_REQUIRED)})")
-    _check_shapes(path, data)
-    return data
-
-
-def _shape(a) -> tuple[int, ...]:
-    return tuple(getattr(a, "shape", np.shape(a)))
-
-
-def _check_shapes(path: Path, data: dict) -> None:
-    v = _shape(data["v_template"])
-    if len(v) != 2 or v[1] != 3:
-        raise DataFormatError(f"{path}: v_template must be (V, 3), got {v}")
-    n = v[0]
-    expected = {
-        "shapedirs": (lambda s: len(s) == 3 and s[:2] == (n, 3) and s[2] >= 1, f"({n}, 3, B)"),
-        "posedirs": (lambda s: s in ((n, 3, 207), (n * 3, 207)), f"({n}, 3, 207)"),
-        "J_regressor": (lambda s: s == (NUM_JOINTS, n), f"({NUM_JOINTS}, {n})"),
-        "weights": (lambda s: s == (n, NUM_JOINTS), f"({n}, {NUM_JOINTS})"),
-        "kintree_table": (lambda s: s == (2, NUM_JOINTS), f"(2, {NUM_JOINTS})"),
-        "f": (lambda s: len(s) == 2 and s[1] == 3, "(F, 3)"),
-    }
-    for key, (ok, want) in expected.items():
-        if not ok(_shape(data[key])):
-            raise DataFormatError(f"{path}: {key} must be {want} for an SMPL model, got {_shape(data[key])}")
-    parents = np.asarray(data["kintree_table"])[0].astype(np.int64)
-    if tuple(int(p) for p in parents[1:]) != SMPL_24_PARENTS[1:]:
-        raise DataFormatError(f"{path}: kintree_table is not SMPL's 24-joint tree")
-
-
-def load_smpl_layer(model_dir: str | Path, gender: str = "neutral", batch_size: int = 1, num_betas: int = 10):
-    """An ``smplx.SMPL`` layer (float32, CPU) built from the user's model file for ``gender``.
-
-    Raises:
-        InputNotFoundError: the folder or the gender's file is missing (the message says how to get it).
-        DataFormatError: the file is unreadable or lacks SMPL's arrays.
-    """
-    import smplx
-    from smplx.utils import Struct
-
-    path = find_model_file(model_dir, gender)
-    data = read_model_data(path)
-    # smplx prints a warning for models with fewer than 300 shape components (every SMPL release).
-    with contextlib.redirect_stdout(io.StringIO()):
-        return smplx.SMPL(model_path=str(path), data_struct=Struct(**data), gender=gender, batch_size=batch_size,
-                          num_betas=num_betas)
-
-
-def _joint_model(layer, dtype, device):
-    """Joint-only SMPL: rest joints ``J(betas) = J_template + J_dirs @ betas`` (exact, no vertices needed)."""
-    import torch
-
-    reg = layer.J_regressor.to(device=device, dtype=dtype)
-    j_template = reg @ layer.v_template.to(device=device, dtype=dtype)
-    j_dirs = torch.einsum("jv,vcb->jcb", reg, layer.shapedirs.to(device=device, dtype=dtype))
-    return j_template, j_dirs
-
-
-def smpl_joints(j_template, j_dirs, betas, global_orient, body_pose, transl):
-    """``(T, 24, 3)`` posed SMPL joints and ``(T, 24, 3, 3)`` local rotations, as smplx's ``lbs`` computes them.
-
-    Args: rest joints ``j_template (24, 3)`` and ``j_dirs (24, 3, B)``; ``betas (B,)``; rotation vectors
-    ``global_orient (T, 3)``, ``body_pose (T, 69)``; ``transl (T, 3)``. Torch tensors, metres, radians.
-    """
-    import torch
-    from smplx.lbs import batch_rigid_transform, batch_rodrigues
-
-    t = global_orient.shape[0]
-    rest = (j_template + torch.einsum("jcb,b->jc", j_dirs, betas)).expand(t, NUM_JOINTS, 3)
-    rot = batch_rodrigues(torch.cat([global_orient, body_pose], dim=-1).reshape(-1, 3)).reshape(t, NUM_JOINTS, 3, 3)
-    parents = torch.tensor(SMPL_24_PARENTS, device=rest.device)
-    posed, _ = batch_rigid_transform(rot, rest, parents, dtype=rest.dtype)
-    return posed + transl[:, None, :], rot
-
-
 def _initial_pose(motion: Motion, pelvis_rest: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Global orient, body pose and transl from the motion's local rotations where joints correspond."""
     q_fix = matrix_to_quat(SMPL_TO_WORLD)
@@ -274,7 +148,7 @@ def fit_smpl(motion: Motion, model_dir: str | Path, gender: str = "neutral", ite
         raise DataFormatError("fit_smpl: the motion has no frames")
     layer = load_smpl_layer(model_dir, gender)
     dtype = torch.float64
-    j_template, j_dirs = _joint_model(layer, dtype, device)
+    j_template, j_dirs = joint_model(layer, dtype, device)
     target, weights = _targets(motion, config.approximate_weight)
     tensor = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=dtype, device=device)  # noqa: E731
     w = tensor(weights)
@@ -401,5 +275,4 @@ def smpl_arrays(fit: SmplFit) -> dict[str, np.ndarray]:
     }
 
 
-__all__ = ["FRAME_NOTE", "GENDERS", "SMPL_TO_WORLD", "SmplFit", "SmplFitConfig", "find_model_file", "fit_smpl",
-           "load_smpl_layer", "read_model_data", "smpl_arrays", "smpl_joints"]
+__all__ = ["FRAME_NOTE", "SMPL_TO_WORLD", "SmplFit", "SmplFitConfig", "fit_smpl", "smpl_arrays"]

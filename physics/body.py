@@ -13,7 +13,8 @@ Model layout (world Z up, metres, kilograms, seconds):
   world rotation (w-first, like phymo quaternions).
 - Every other body's ball joint is three hinges about the body's local x, y, z axes applied in the
   joint's Euler order (:data:`EULER_ORDER`), so ``local rotation = euler_to_quat(angles, order)``
-  (intrinsic, the order MuJoCo composes hinges in one body).
+  (intrinsic, the order MuJoCo composes hinges in one body), each limited to the human range of
+  :mod:`phymo.data.joint_limits` about its axis.
 - A site named after each canonical joint (in skeleton order) gives simulated joint positions.
 - Geoms: capsules along each bone, a box per foot; segment masses from de Leva's fractions of the
   total mass (each geom's density follows from its mass and volume). Geoms collide only with the
@@ -29,6 +30,8 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
+from phymo.data.joint_limits import joint_kind as _kind
+from phymo.data.joint_limits import joint_range
 from phymo.data.motion import Motion
 from phymo.data.rotations import euler_to_quat, identity_quat, quat_normalize, quat_to_euler
 from phymo.data.skeleton import CANONICAL, Skeleton
@@ -37,15 +40,6 @@ from phymo.data.skeleton import CANONICAL, Skeleton
 #: The middle axis must not need +-90 degrees: flexion first for legs/spine, abduction first for arms.
 EULER_ORDER = {"spine": "YXZ", "chest": "YXZ", "neck": "YXZ", "head": "YXZ", "hip": "YXZ", "knee": "YXZ",
                "ankle": "YXZ", "collar": "XZY", "shoulder": "XZY", "elbow": "ZXY"}
-
-#: Hinge ranges in degrees per axis, (x, y, z); generous human limits (signs are side-independent).
-JOINT_LIMITS_DEG = {
-    "spine": ((-40, 40), (-45, 60), (-45, 45)), "chest": ((-40, 40), (-45, 60), (-45, 45)),
-    "neck": ((-50, 50), (-60, 70), (-80, 80)), "head": ((-50, 50), (-60, 70), (-80, 80)),
-    "hip": ((-70, 70), (-150, 60), (-70, 70)), "knee": ((-30, 30), (-10, 165), (-45, 45)),
-    "ankle": ((-45, 45), (-70, 60), (-45, 45)), "collar": ((-40, 40), (-30, 30), (-40, 40)),
-    "shoulder": ((-180, 180), (-120, 120), (-120, 120)), "elbow": ((-60, 60), (-120, 120), (-165, 165)),
-}
 
 #: Torque limits in N m for a 70 kg person, per joint (all three hinges); scaled with mass.
 TORQUE_LIMITS = {"spine": 300.0, "chest": 300.0, "neck": 60.0, "head": 40.0, "hip": 300.0, "knee": 250.0,
@@ -62,10 +56,6 @@ RADIUS_FRACTION = {"pelvis": 0.055, "spine": 0.065, "chest": 0.07, "neck": 0.03,
 
 _MASS_TOTAL = sum(v * (1 if k in ("pelvis", "spine", "chest", "neck", "head") else 2)
                   for k, v in MASS_FRACTION.items())
-
-
-def _kind(name: str) -> str:
-    return name.split("_", 1)[1] if name.startswith(("left_", "right_")) else name
 
 
 @dataclass(frozen=True)
@@ -271,10 +261,11 @@ def build_body(skeleton: Skeleton = CANONICAL, config: BodyConfig = BodyConfig()
             body.add_freejoint(name="root")
         else:
             hinge_joints.append(j)
+            lim = np.degrees(joint_range(name))
             for ax in EULER_ORDER[kind]:
                 i = "XYZ".index(ax)
                 body.add_joint(name=f"{name}_{ax.lower()}", type=mujoco.mjtJoint.mjJNT_HINGE, axis=np.eye(3)[i],
-                               limited=mujoco.mjtLimited.mjLIMITED_TRUE, range=JOINT_LIMITS_DEG[kind][i])
+                               limited=mujoco.mjtLimited.mjLIMITED_TRUE, range=lim[i])
                 actuators.append((f"{name}_{ax.lower()}", np.eye(6)[0] * TORQUE_LIMITS[kind] * config.mass / 70.0))
         _add_geoms(body, j, skeleton, config, height)
         body.add_site(name=name, size=[0.01, 0, 0])

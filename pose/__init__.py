@@ -24,20 +24,15 @@ from .importers import load_any, load_coco_json, load_csv, load_openpose
 from .initialize import initialize, prepare_keypoints
 from .keypoints import Keypoints2D, load_keypoints
 from .kinematic_fit import FitConfig, FitResult, fit_kinematic, reprojection_error
-from .mappings import BODY_25, BODY_25B, COCO_18, POSE_JOINT_MAPPINGS, get_mapping
 from .person import PersonChoice, fill_gaps, select_subject
 from .segments import SegmentPlan, plan_keypoints, plan_segments
 from .video import VideoInfo, iter_frames, probe_video
 from .video_detection import detect_video
 
 __all__ = [
-    "BODY_25",
-    "BODY_25B",
-    "COCO_18",
     "DEFAULT_DETECTOR",
     "DEFAULT_FOV_DEG",
     "DETECTORS",
-    "POSE_JOINT_MAPPINGS",
     "DetectorUnavailableError",
     "FilterConfig",
     "FitConfig",
@@ -57,7 +52,6 @@ __all__ = [
     "fill_gaps",
     "filter_keypoints",
     "fit_kinematic",
-    "get_mapping",
     "initialize",
     "iter_frames",
     "load_any",

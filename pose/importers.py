@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from phymo.data.errors import DataFormatError, InputNotFoundError, require_file
+from phymo.data.skeleton import get_mapping
 
 from .keypoints import Keypoints2D, load_keypoints
-from .mappings import get_mapping
 from .person import PersonChoice, select_subject
 
 #: OpenPose model guessed from the number of keypoints per person (BODY_25B needs ``model="body25b"``).

@@ -8,11 +8,11 @@ import numpy as np
 
 from phymo.data.camera import Camera
 from phymo.data.errors import PhymoError
+from phymo.data.skeleton import get_mapping
 
 from .filtering import FilterConfig, filter_keypoints
 from .keypoints import Keypoints2D
 from .kinematic_fit import FitConfig, FitResult, fit_kinematic, reprojection_error
-from .mappings import get_mapping
 from .person import fill_gaps
 from .segments import MAX_GAP_S
 

@@ -13,7 +13,7 @@ key                 shape / dtype  meaning
 ``frame_indices``   (T,) i8        index of each row in the source video
 ``fps``             () f8          frames per second of the rows (video fps / stride)
 ``image_size``      (2,) i8        width, height in pixels
-``joint_set``       () str         name of the joint set (a key of ``POSE_JOINT_MAPPINGS``)
+``joint_set``       () str         name of the joint set (a key of ``phymo.data.skeleton.JOINT_MAPPINGS``)
 ``meta``            () str         JSON: source file, detector, video info, people seen
 ==================  =============  ==========================================================
 """
@@ -27,9 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from phymo.data.errors import DataFormatError, require_file
-from phymo.data.skeleton import CANONICAL, Skeleton
-
-from .mappings import get_mapping
+from phymo.data.skeleton import CANONICAL, Skeleton, get_mapping
 
 FORMAT_VERSION = 1
 

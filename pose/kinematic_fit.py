@@ -9,8 +9,9 @@ residuals (each term's scale is a field of :class:`FitConfig`):
 * 3D agreement of the hip-centred joints with the detector's world landmarks (MediaPipe's are metric,
   hip-centred, camera-aligned), confidence-weighted (scale ``sigma_3d_m``);
 * temporal smoothness: joint accelerations (scale ``sigma_accel`` m/s^2);
-* joint limits: per-joint boxes on the local rotation vector (:data:`JOINT_LIMITS`, radians), scale
-  ``sigma_limit_rad``; and a weak prior toward the rest pose (``sigma_prior_rad``).
+* joint limits: per-joint boxes on the local rotation vector, the human ranges of
+  :mod:`phymo.data.joint_limits` in radians, scale ``sigma_limit_rad``; and a weak prior toward the
+  rest pose (``sigma_prior_rad``).
 
 Parameters: per-frame root translation, root rotation and local joint rotations as rotation vectors
 (roma). Bone lengths are fixed before the fit: the canonical skeleton scaled to ``height_m`` when
@@ -30,9 +31,10 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from phymo.data.camera import Camera
-from phymo.data.motion import Motion, forward_kinematics
+from phymo.data.joint_limits import joint_ranges
+from phymo.data.motion import Motion, forward_kinematics, forward_kinematics_matrices
 from phymo.data.observations import Observations
-from phymo.data.rotations import matrix_to_quat, quat_mul
+from phymo.data.rotations import axis_angle_to_quat, matrix_to_quat, quat_mul, quat_to_matrix, swing
 from phymo.data.skeleton import CANONICAL, Skeleton
 
 from .ground import estimate_ground
@@ -42,23 +44,6 @@ log = logging.getLogger(__name__)
 _SIDES = ("left", "right")
 #: the person's height when none is given: the canonical skeleton's, toe to head top, metres
 ASSUMED_HEIGHT_M = CANONICAL.height()
-#: (lo, hi) radians per local rotation-vector component (x, y, z), canonical frames; "s" flips x/z for right.
-JOINT_LIMITS: dict[str, tuple[tuple[float, float], ...]] = {
-    "spine": ((-0.6, 0.6), (-0.6, 0.8), (-0.6, 0.6)),
-    "chest": ((-0.6, 0.6), (-0.6, 0.8), (-0.6, 0.6)),
-    "neck": ((-0.8, 0.8), (-0.8, 0.9), (-1.0, 1.0)),
-    "head": ((-0.8, 0.8), (-0.8, 0.9), (-1.0, 1.0)),
-    "head_top": ((-0.1, 0.1),) * 3,
-    "hip": ((-0.6, 1.3), (-2.4, 0.6), (-1.0, 1.0)),
-    "knee": ((-0.3, 0.3), (-0.1, 2.7), (-0.4, 0.4)),
-    "ankle": ((-0.8, 0.8), (-1.0, 1.0), (-0.8, 0.8)),
-    "toe": ((-0.1, 0.1),) * 3,
-    "collar": ((-0.5, 0.5), (-0.5, 0.5), (-0.6, 0.6)),
-    "shoulder": ((-2.8, 2.8), (-2.8, 2.8), (-2.8, 2.8)),
-    "elbow": ((-1.8, 1.8), (-2.8, 2.8), (-2.8, 2.8)),
-    "wrist": ((-0.1, 0.1),) * 3,
-}
-
 #: joints whose swing is initialized from the landmarks: (joint, child) per side.
 _CHAINS = (("hip", "knee"), ("knee", "ankle"), ("ankle", "toe"), ("shoulder", "elbow"), ("elbow", "wrist"))
 
@@ -94,20 +79,6 @@ class FitResult:
     report: dict = field(default_factory=dict)
 
 
-def limits_array(skeleton: Skeleton = CANONICAL) -> np.ndarray:
-    """``(J, 3, 2)`` lower/upper bounds of each joint's local rotation vector (root: unbounded)."""
-    out = np.tile(np.array([-np.pi, np.pi]), (skeleton.num_joints, 3, 1)).astype(np.float64)
-    out[0] = [[-1e6, 1e6]] * 3
-    for j, name in enumerate(skeleton.names):
-        side, _, base = name.partition("_") if name.startswith(_SIDES) else ("", "", name)
-        if base in JOINT_LIMITS:
-            lim = np.array(JOINT_LIMITS[base], dtype=np.float64)
-            if side == "right":  # mirror through the sagittal (x-z) plane: x and z components flip sign
-                lim[[0, 2]] = -lim[[0, 2]][:, ::-1]
-            out[j] = lim
-    return out
-
-
 def fit_skeleton(height_m: float | None) -> tuple[Skeleton, str]:
     """The canonical skeleton scaled to ``height_m`` (``"given"``), or as it is (``"assumed"``) when None.
 
@@ -126,18 +97,6 @@ def _kabsch(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     u, _, vt = np.linalg.svd(dst.T @ src)
     d = np.sign(np.linalg.det(u @ vt))
     return u @ np.diag([1.0, 1.0, d]) @ vt
-
-
-def _swing(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Smallest rotation matrix taking direction ``a`` to direction ``b``."""
-    from scipy.spatial.transform import Rotation
-
-    a, b = a / np.linalg.norm(a), b / np.linalg.norm(b)
-    axis = np.cross(a, b)
-    s, c = np.linalg.norm(axis), float(np.dot(a, b))
-    if s < 1e-9:
-        return np.eye(3) if c > 0 else Rotation.from_rotvec(np.pi * np.array([1.0, 0, 0])).as_matrix()
-    return Rotation.from_rotvec(axis / s * np.arctan2(s, c)).as_matrix()
 
 
 #: canonical body axes seen from a camera the person faces: forward (+X) -> -z_cam, left (+Y) -> +x_cam, up -> -y_cam.
@@ -179,9 +138,9 @@ def init_rotations(skel: Skeleton, kp: np.ndarray, conf: np.ndarray, world: np.n
                 j, c = skel.index(f"{s}_{joint}"), skel.index(f"{s}_{child}")
                 gp = glob[skel.parents[j]]
                 if conf[i, j] > 0.3 and conf[i, c] > 0.3:
-                    swing = _swing(gp @ skel.offsets[c], world[i, c] - world[i, j])
-                    glob[j] = swing @ gp
-                    rv[i, j] = Rotation.from_matrix(gp.T @ swing @ gp).as_rotvec()
+                    rot = quat_to_matrix(swing(gp @ skel.offsets[c], world[i, c] - world[i, j]))
+                    glob[j] = rot @ gp
+                    rv[i, j] = Rotation.from_matrix(gp.T @ rot @ gp).as_rotvec()
                 else:
                     glob[j] = gp
                 for k in range(j + 1, jn):  # descendants inherit
@@ -217,12 +176,13 @@ def _translation_from_2d(rel: np.ndarray, kp: np.ndarray, w: np.ndarray, cam: Ca
 
 def _optimize(skel: Skeleton, rv0, tr0, kp, w2d, world, w3d, cam: Camera, fps: float, cfg: FitConfig):
     """L-BFGS over rotation vectors and root translations (camera frame); returns numpy arrays and a loss trace."""
+    import roma
     import torch
 
     dt = torch.float64
     kp_t, w2_t = torch.as_tensor(kp, dtype=dt), torch.as_tensor(w2d, dtype=dt)
     off = torch.as_tensor(skel.offsets, dtype=dt)
-    lim = torch.as_tensor(limits_array(skel), dtype=dt)
+    lim = torch.as_tensor(joint_ranges(skel), dtype=dt)
     f = torch.tensor([cam.fx, cam.fy], dtype=dt)
     c = torch.tensor([cam.cx, cam.cy], dtype=dt)
     lh, rh = skel.index("left_hip"), skel.index("right_hip")
@@ -240,7 +200,7 @@ def _optimize(skel: Skeleton, rv0, tr0, kp, w2d, world, w3d, cam: Camera, fps: f
 
     def positions():
         rv = torch.cat([root_rv, body_rv], dim=1)
-        return fk_rotvec(skel.parents, off, tr, rv), rv
+        return forward_kinematics_matrices(skel.parents, off, tr, roma.rotvec_to_rotmat(rv))[0], rv
 
     def loss_fn():
         p, rv = positions()
@@ -287,24 +247,6 @@ def _optimize(skel: Skeleton, rv0, tr0, kp, w2d, world, w3d, cam: Camera, fps: f
     with torch.no_grad():
         p, rv = positions()
     return rv.numpy(), tr.detach().numpy(), p.numpy(), trace
-
-
-def fk_rotvec(parents, offsets, root_translation, rotvec):
-    """Torch forward kinematics from rotation vectors ``(T, J, 3)`` through rotation matrices, ``(T, J, 3)``.
-
-    Same result as :func:`phymo.data.motion.forward_kinematics` on the matching quaternions, about 4x
-    faster under autograd for the per-joint loop (fewer, larger tensor operations).
-    """
-    import roma
-    import torch
-
-    rot = roma.rotvec_to_rotmat(rotvec)
-    glob, pos = [rot[:, 0]], [root_translation]
-    for j in range(1, len(parents)):
-        p = parents[j]
-        pos.append(pos[p] + glob[p] @ offsets[j])
-        glob.append(glob[p] @ rot[:, j])
-    return torch.stack(pos, dim=1)
 
 
 def _world_frame(p_cam: np.ndarray, up: np.ndarray, h: float) -> tuple[np.ndarray, np.ndarray]:
@@ -362,7 +304,7 @@ def fit_kinematic(keypoints: np.ndarray, confidence: np.ndarray, camera: Camera,
         w[:, CANONICAL.index(name)] *= config.approximate_weight
     skel, scale_from = fit_skeleton(config.height_m)
     rv0 = init_rotations(skel, kp, w, world)
-    rest_rel = forward_kinematics(skel.parents, skel.offsets, np.zeros((len(kp), 3)), _rv_to_quat(rv0))
+    rest_rel = forward_kinematics(skel.parents, skel.offsets, np.zeros((len(kp), 3)), axis_angle_to_quat(rv0))
     tr0 = _translation_from_2d(rest_rel, kp, w, intr)
     rv, tr, p_cam, trace = _optimize(skel, rv0, tr0, kp, w, world, w, intr, fps, config)
     if config.estimate_ground:
@@ -371,7 +313,7 @@ def fit_kinematic(keypoints: np.ndarray, confidence: np.ndarray, camera: Camera,
         up, h, ground_method = np.array([0.0, -1.0, 0.0]), float(np.min(p_cam[..., 1] * -1)), "camera"
     r_cw, origin = _world_frame(p_cam, up, h)
     cam = Camera(intr.fx, intr.fy, intr.cx, intr.cy, intr.width, intr.height, r_cw.T, origin)
-    q = _rv_to_quat(rv)
+    q = axis_angle_to_quat(rv)
     q[:, 0] = quat_mul(np.broadcast_to(matrix_to_quat(r_cw), q[:, 0].shape), q[:, 0])
     motion = Motion(skel, fps, (tr - origin) @ r_cw.T, q)
     pos_w = motion.positions()
@@ -385,9 +327,3 @@ def fit_kinematic(keypoints: np.ndarray, confidence: np.ndarray, camera: Camera,
              len(kp), err, skel.height(), scale_from, ground_method)
     return FitResult(motion, cam, obs, err, report)
 
-
-def _rv_to_quat(rv: np.ndarray) -> np.ndarray:
-    from scipy.spatial.transform import Rotation
-
-    xyzw = Rotation.from_rotvec(rv.reshape(-1, 3)).as_quat()
-    return np.concatenate([xyzw[:, 3:], xyzw[:, :3]], axis=1).reshape(*rv.shape[:-1], 4)

@@ -8,10 +8,9 @@ import numpy as np
 import pytest
 
 from phymo.data.markers import marker_height, markers_to_canonical, trc_to_lab
-from phymo.data.skeleton import CANONICAL
+from phymo.data.skeleton import BODY_25B_NAMES, CANONICAL
 from phymo.data.trc import read_trc
 from phymo.pose import read_calibration
-from phymo.pose.mappings import BODY_25B_NAMES
 
 TRIAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "pose2sim" / "balancing_trial"
 FILTERED = TRIAL / "pose3d_triangulated" / "S00_P00_T01_BalancingTrial_0-100_filt_butterworth.trc"

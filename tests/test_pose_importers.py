@@ -1,4 +1,4 @@
-"""Importers (OpenPose BODY_25/BODY_25B/COCO-18, COCO JSON, npz, CSV), tracking and mappings on generated files."""
+"""Importers (OpenPose BODY_25/BODY_25B/COCO-18, COCO JSON, npz, CSV) and tracking on generated files."""
 
 import json
 
@@ -8,10 +8,6 @@ import pytest
 from phymo.data.errors import DataFormatError
 from phymo.data.skeleton import CANONICAL
 from phymo.pose import (
-    BODY_25,
-    BODY_25B,
-    COCO_18,
-    POSE_JOINT_MAPPINGS,
     Keypoints2D,
     fill_gaps,
     load_any,
@@ -21,20 +17,6 @@ from phymo.pose import (
     load_openpose,
     select_subject,
 )
-
-
-@pytest.mark.parametrize("name", sorted(POSE_JOINT_MAPPINGS))
-def test_every_mapping_is_consistent(name):
-    m = POSE_JOINT_MAPPINGS[name]
-    assert len(set(m.canonical_indices())) == len(m.pairs)
-    assert all(0 <= e < m.num_external for e in m.external_indices())
-    assert set(m.approximate) <= {c for c, _ in m.pairs}
-
-
-def test_openpose_mappings_pick_the_right_points():
-    assert BODY_25.external_names[dict(BODY_25.pairs)["left_knee"]] == "LKnee"
-    assert BODY_25B.external_names[dict(BODY_25B.pairs)["right_wrist"]] == "RWrist"
-    assert COCO_18.external_names[dict(COCO_18.pairs)["neck"]] == "Neck"
 
 
 def _person(k, offset, scale=1.0, rng=None):

@@ -1,13 +1,13 @@
 """Kinematic fit: recovers a known motion from its own synthetic observations; helpers against oracles."""
 
 import numpy as np
-import torch
 
-from phymo.data.motion import Motion, forward_kinematics
+from phymo.data.joint_limits import joint_ranges
+from phymo.data.motion import Motion
 from phymo.data.rotations import axis_angle_to_quat
 from phymo.data.skeleton import CANONICAL
 from phymo.data.synthetic import SyntheticConfig, synthesize_observations, world_landmarks
-from phymo.pose.kinematic_fit import FitConfig, fit_kinematic, fk_rotvec, limits_array
+from phymo.pose.kinematic_fit import FitConfig, fit_kinematic
 
 S = CANONICAL
 
@@ -25,24 +25,10 @@ def walking(frames=60, fps=30.0) -> Motion:
         rv[:, S.index(f"{side}_shoulder"), 2] = 0.3 * sg * np.sin(ph)
         rv[:, S.index(f"{side}_elbow"), 2] = -sg * 0.6
     rv[:, S.index("spine"), 1] = 0.1
-    lim = limits_array(S)
+    lim = joint_ranges(S)
     assert ((rv[:, 1:] >= lim[1:, :, 0]) & (rv[:, 1:] <= lim[1:, :, 1])).all()
     root = np.stack([t, 0.1 * np.sin(ph), 0.93 + 0.02 * np.cos(2 * ph)], 1)
     return Motion(S, fps, root, axis_angle_to_quat(rv))
-
-
-def test_fk_rotvec_matches_foundation_fk():
-    rng = np.random.default_rng(0)
-    rv, tr = rng.normal(size=(4, S.num_joints, 3)), rng.normal(size=(4, 3))
-    ours = fk_rotvec(S.parents, torch.as_tensor(S.offsets), torch.as_tensor(tr), torch.as_tensor(rv)).numpy()
-    np.testing.assert_allclose(ours, forward_kinematics(S.parents, S.offsets, tr, axis_angle_to_quat(rv)), atol=1e-10)
-
-
-def test_right_limits_mirror_left():
-    lim = limits_array(S)
-    l, r = lim[S.index("left_hip")], lim[S.index("right_hip")]
-    np.testing.assert_allclose(r[1], l[1])
-    np.testing.assert_allclose(r[0], -l[0][::-1])
 
 
 def test_fit_recovers_known_motion_within_15mm():

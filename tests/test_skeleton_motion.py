@@ -1,10 +1,12 @@
 import numpy as np
 import pytest
+import roma
 import torch
 
 from phymo.data import CANONICAL, JOINT_MAPPINGS, Motion, Skeleton, forward_kinematics
-from phymo.data.rotations import axis_angle_to_quat, identity_quat, quat_normalize
-from phymo.data.skeleton import COCO_17, H36M_17
+from phymo.data.motion import forward_kinematics_matrices
+from phymo.data.rotations import axis_angle_to_quat, identity_quat, quat_normalize, quat_rotate, quat_to_matrix
+from phymo.data.skeleton import BODY_25, BODY_25B, COCO_17, COCO_18, H36M_17, get_mapping
 
 
 def test_canonical_skeleton_is_plausible_adult():
@@ -26,16 +28,37 @@ def test_skeleton_rejects_bad_topology():
         Skeleton(("a", "a"), (-1, 0), np.zeros((2, 3)))
 
 
-def test_mappings_name_real_joints_and_round_trip():
-    for mapping in JOINT_MAPPINGS.values():
-        idx = mapping.canonical_indices()
-        assert len(set(idx.tolist())) == len(idx), mapping.name
-        pts = np.random.default_rng(0).normal(size=(3, mapping.num_external, 2))
-        canon, conf = mapping.to_canonical(pts)
-        back = mapping.from_canonical(canon)
-        ext = mapping.external_indices()
-        assert np.allclose(back[:, ext], pts[:, ext])
-        assert conf.sum() == 3 * len(mapping.pairs)
+@pytest.mark.parametrize("name", sorted(JOINT_MAPPINGS))
+def test_every_registered_mapping_keeps_the_contract(name):
+    """Registered under its own name; distinct external names; each pair a real canonical joint and a real
+    external point, neither used twice; approximations among the mapped joints; to/from canonical round trip."""
+    mapping = JOINT_MAPPINGS[name]
+    assert mapping.name == name and get_mapping(name) is mapping
+    assert len(set(mapping.external_names)) == mapping.num_external
+    canon, ext = [c for c, _ in mapping.pairs], mapping.external_indices()
+    assert set(canon) <= set(CANONICAL.names) and len(set(canon)) == len(canon)
+    assert len(set(ext.tolist())) == len(ext) and ((ext >= 0) & (ext < mapping.num_external)).all()
+    assert set(mapping.approximate) <= set(canon)
+    pts = np.random.default_rng(0).normal(size=(3, mapping.num_external, 2))
+    conf = np.random.default_rng(1).uniform(0.1, 1.0, size=(3, mapping.num_external))
+    points, weights = mapping.to_canonical(pts, conf)
+    np.testing.assert_array_equal(mapping.from_canonical(points)[:, ext], pts[:, ext])
+    np.testing.assert_array_equal(weights[:, mapping.canonical_indices()], conf[:, ext])
+    assert np.isnan(np.delete(mapping.from_canonical(points), ext, axis=1)).all()  # unmapped points: NaN
+    assert weights.sum() == pytest.approx(conf[:, ext].sum())  # unmapped canonical joints: confidence 0
+
+
+def test_unknown_joint_set_lists_the_known_ones():
+    with pytest.raises(ValueError, match="unknown joint set 'body26'; known: body25, body25b, cmu"):
+        get_mapping("body26")
+
+
+def test_openpose_mappings_pick_the_right_points():
+    assert BODY_25.external_names[dict(BODY_25.pairs)["left_knee"]] == "LKnee"
+    assert BODY_25.external_names[dict(BODY_25.pairs)["pelvis"]] == "MidHip"
+    assert BODY_25B.external_names[dict(BODY_25B.pairs)["right_wrist"]] == "RWrist"
+    assert BODY_25B.external_names[dict(BODY_25B.pairs)["head_top"]] == "Head"
+    assert COCO_18.external_names[dict(COCO_18.pairs)["neck"]] == "Neck"
 
 
 def test_h36m_mapping_is_the_expected_correspondence():
@@ -51,8 +74,11 @@ def test_forward_kinematics_hand_computed():
     rot = identity_quat((1, 3))
     rot[0, 0] = axis_angle_to_quat(np.array([0, 0, np.pi / 2]))  # root yaw 90 deg
     rot[0, 1] = axis_angle_to_quat(np.array([0, -np.pi / 2, 0]))  # bend a: local x -> +z
-    pos = Motion(sk, 10.0, np.array([[1.0, 2.0, 3.0]]), rot).positions()[0]
-    assert np.allclose(pos, [[1, 2, 3], [1, 2, 4], [1, 2, 5]])
+    motion = Motion(sk, 10.0, np.array([[1.0, 2.0, 3.0]]), rot)
+    assert np.allclose(motion.positions()[0], [[1, 2, 3], [1, 2, 4], [1, 2, 5]])
+    world = motion.global_rotations()[0]
+    assert np.allclose(quat_rotate(world[1], np.array([1.0, 0.0, 0.0])), [0, 0, 1])  # a's x axis points up
+    assert np.allclose(quat_rotate(world[1], np.array([0.0, 1.0, 0.0])), [-1, 0, 0])  # its y axis, yawed
 
 
 def test_forward_kinematics_torch_matches_numpy_and_is_differentiable():
@@ -65,6 +91,17 @@ def test_forward_kinematics_torch_matches_numpy_and_is_differentiable():
     assert torch.allclose(out, torch.tensor(ref), atol=1e-12)
     out.sum().backward()
     assert torch.isfinite(rot_t.grad).all() and rot_t.grad.abs().sum() > 0
+
+
+def test_forward_kinematics_of_torch_matrices_matches_numpy_quaternions():
+    """The kinematic fit's path (rotation vectors -> roma matrices, torch) against Motion's (SciPy, numpy)."""
+    rng = np.random.default_rng(0)
+    rv, tr = rng.normal(size=(4, CANONICAL.num_joints, 3)), rng.normal(size=(4, 3))
+    pos, world = forward_kinematics_matrices(CANONICAL.parents, torch.as_tensor(CANONICAL.offsets), torch.as_tensor(tr),
+                                             roma.rotvec_to_rotmat(torch.as_tensor(rv)), return_global_rotations=True)
+    ref, ref_world = forward_kinematics(CANONICAL.parents, CANONICAL.offsets, tr, axis_angle_to_quat(rv), True)
+    np.testing.assert_allclose(pos.numpy(), ref, atol=1e-12)
+    np.testing.assert_allclose(world.numpy(), quat_to_matrix(ref_world), atol=1e-12)
 
 
 def test_bone_lengths_preserved_under_any_pose():
