@@ -12,7 +12,7 @@ import logging
 import tempfile
 from pathlib import Path
 
-from phymo.pose.benchmark import available_clips
+from phymo.pose import available_clips
 
 from .pipeline import PipelineConfig, run_pipeline
 

@@ -13,7 +13,7 @@ import logging
 import sys
 
 from phymo import __version__
-from phymo.data.errors import PhymoError
+from phymo.data import PhymoError
 
 #: sub-command name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {

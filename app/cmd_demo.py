@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from phymo.data.errors import PhymoError
+    from phymo.data import PhymoError
 
     from .demo import run_demo
     from .demo_synthetic import DEMO_FPS, MIN_FRAMES

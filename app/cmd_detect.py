@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from phymo.data.errors import PhymoError
+    from phymo.data import PhymoError
     from phymo.pose import PersonChoice, detect_video
 
     if args.stride < 1 or args.start < 0 or (args.end is not None and args.end <= args.start):

@@ -14,7 +14,7 @@ import json
 import logging
 from pathlib import Path
 
-from phymo.data.errors import PhymoError
+from phymo.data import PhymoError
 
 LOG = logging.getLogger(__name__)
 
@@ -51,8 +51,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
+    from phymo.optimizer import LEARNED
     from phymo.optimizer import meta_train as M
-    from phymo.optimizer.registry import LEARNED
 
     if args.device == "cuda" and not torch.cuda.is_available():
         raise PhymoError("meta-train --device cuda: no CUDA device visible; use --device cpu")
@@ -68,14 +68,14 @@ def run(args: argparse.Namespace) -> int:
                             dim_hi=args.dim_hi, outer_lr=args.outer_lr, pes_sigma=args.pes_sigma, seed=args.seed,
                             device=args.device, max_seconds=args.max_seconds, validate_every=args.validate_every,
                             validate_iters=args.validate_iters)
-    from phymo.optimizer.weights import load
+    from phymo.optimizer import load_weights as load
     if args.init is not None and args.warm_start is not None:
         raise PhymoError("meta-train: give --init or --warm-start, not both")
     net = LEARNED[args.optimizer]() if args.init is None else load(args.init, expect=args.optimizer)
     if args.warm_start is not None:
         if args.optimizer != "optimus":
             raise PhymoError("meta-train --warm-start: only --optimizer optimus can be warm-started")
-        from phymo.optimizer.optimus import warm_start_from_adafac
+        from phymo.optimizer import warm_start_from_adafac
         warm_start_from_adafac(net, load(args.warm_start, expect="adafac_mlp"), args.warm_lr)
         LOG.info("optimus per-dimension branch warm-started from %s", args.warm_start)
     net = M.meta_train(net, cfg, args.out, log=LOG.info)

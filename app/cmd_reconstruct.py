@@ -94,14 +94,14 @@ def print_summary(report: dict, out: Path) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from phymo.data.errors import PhymoError
+    from phymo.data import PhymoError
 
     from .pipeline import run_pipeline
 
     if args.video is None and args.keypoints is None:
         raise PhymoError("give a video file, or keypoints with --keypoints FILE")
     if args.video is not None:
-        from phymo.data.errors import require_file
+        from phymo.data import require_file
 
         require_file(args.video)
     config = pipeline_config(args, PIPELINE_OPTIONS + INPUT_OPTIONS)

@@ -24,8 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from phymo.data.bvh import read_bvh, write_bvh
-    from phymo.data.retarget import bvh_to_motion, detect_family
+    from phymo.data import bvh_to_motion, detect_family, read_bvh, write_bvh
 
     clip = read_bvh(args.input)
     family = detect_family(clip.names).name

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from phymo.data.export import atomic_write_json
+from phymo.data import atomic_write_json
 
 from .pipeline import PipelineConfig, run_pipeline
 from .truth import Truth, run_sample, truth_errors

@@ -21,11 +21,17 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from phymo.data import CANONICAL, Camera, Motion
-from phymo.data.export import atomic_target
-from phymo.data.gait import walking_motion
-from phymo.data.skeleton import MEDIAPIPE_33
-from phymo.data.synthetic import SyntheticConfig, synthesize_observations, world_landmarks
+from phymo.data import (
+    CANONICAL,
+    MEDIAPIPE_33,
+    Camera,
+    Motion,
+    SyntheticConfig,
+    atomic_target,
+    synthesize_observations,
+    walking_motion,
+    world_landmarks,
+)
 
 from .overlay import blank_frames, draw_frame
 from .truth import Truth

@@ -25,11 +25,15 @@ from pathlib import Path
 
 import numpy as np
 
-from phymo.data.camera import Camera
-from phymo.data.errors import DataFormatError, PhymoError
-from phymo.data.observations import Observations
-from phymo.data.skeleton import CANONICAL
-from phymo.data.synthetic import SyntheticConfig, synthesize_observations
+from phymo.data import (
+    CANONICAL,
+    Camera,
+    DataFormatError,
+    Observations,
+    PhymoError,
+    SyntheticConfig,
+    synthesize_observations,
+)
 from phymo.optimizer import OptimizerConfig
 from phymo.physics import ReconstructConfig
 
@@ -128,12 +132,12 @@ def sequence_seed(base: int, seq_id: str) -> int:
 # ---- datasets -------------------------------------------------------------------------------------
 
 def _mocap_specs(cfg: EvalConfig) -> list[SequenceSpec]:
-    from phymo.data.mocap import MocapCorpus
+    from phymo.data import MocapCorpus
 
     corpus = MocapCorpus(cfg.root)
     files = corpus.files() if cfg.split == "all" else corpus.split(cfg.split)
     if not files:
-        from phymo.data.mocap import SPLITS
+        from phymo.data import SPLITS
 
         counts = ", ".join(f"{s} {len(corpus.split(s))}" for s in SPLITS)
         raise PhymoError(f"{cfg.root}: no BVH file in the {cfg.split!r} split (files per split: {counts}); "
@@ -146,7 +150,7 @@ def _mocap_specs(cfg: EvalConfig) -> list[SequenceSpec]:
 
 
 def _mocap_sample(spec: SequenceSpec, cfg: EvalConfig, work: Path | None = None) -> Sample:
-    from phymo.data.retarget import load_bvh_motion
+    from phymo.data import load_bvh_motion
 
     motion = load_bvh_motion(spec.source[0]).resample(cfg.fps)
     motion = motion.slice(0, cfg.max_frames)
@@ -159,7 +163,7 @@ def _mocap_sample(spec: SequenceSpec, cfg: EvalConfig, work: Path | None = None)
 def _fit_sample(targets: dict[str, np.ndarray], gt: np.ndarray, joints: list[int], fps: float, camera: Camera,
                 cfg: EvalConfig, seq_id: str) -> Sample:
     """Fit ground-truth points to the canonical skeleton, then synthesize observations of the fit."""
-    from phymo.data.retarget import solve_motion
+    from phymo.data import solve_motion
 
     fit = solve_motion(targets, fps)
     fit.root_translation[:] = targets["pelvis"]  # keep the dataset's ground, not the fit's lowest foot
@@ -198,7 +202,7 @@ def _h36m_specs(cfg: EvalConfig) -> list[SequenceSpec]:
 
 
 def _h36m_sample(spec: SequenceSpec, cfg: EvalConfig, work: Path | None = None) -> Sample:
-    from phymo.data.skeleton import H36M_17
+    from phymo.data import H36M_17
 
     subject, action, cam = spec.source
     ds = _h36m_dataset(cfg)
@@ -224,8 +228,8 @@ def _aist_specs(cfg: EvalConfig) -> list[SequenceSpec]:
 
 
 def _aist_sample(spec: SequenceSpec, cfg: EvalConfig, work: Path | None = None) -> Sample:
+    from phymo.data import COCO_17
     from phymo.data.aist import AISTDataset
-    from phymo.data.skeleton import COCO_17
 
     ds = AISTDataset(cfg.root)
     pts, _ = ds.positions_canonical(spec.source[0])

@@ -43,9 +43,7 @@ from phymo.app.eval_summary import (  # noqa: F401 - re-exported: the evaluation
     format_published,
     summarize,
 )
-from phymo.data import metrics
-from phymo.data.export import atomic_write_bytes, atomic_write_json
-from phymo.data.skeleton import CANONICAL
+from phymo.data import CANONICAL, atomic_write_bytes, atomic_write_json, metrics
 
 log = logging.getLogger(__name__)
 

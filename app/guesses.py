@@ -8,7 +8,7 @@ that replaces it.
 
 from __future__ import annotations
 
-from phymo.data.observations import Observations
+from phymo.data import Observations
 
 
 def guesses(obs: Observations, camera_source: str) -> dict:

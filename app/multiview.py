@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from phymo.data.errors import DataFormatError, InputNotFoundError
+from phymo.data import DataFormatError, InputNotFoundError
 
 from .eval_datasets import EvalConfig, Sample, SequenceSpec
 from .truth import Truth, run_sample
@@ -98,8 +98,7 @@ def camera_specs(cfg: EvalConfig) -> list[SequenceSpec]:
 
 def marker_truth(markers: str | Path, calibration: str | Path, camera: str, width: int, height: int) -> Truth:
     """The markers of a trial as the truth of one camera's view (lab frame, that camera's extrinsics)."""
-    from phymo.data.markers import markers_to_canonical, trc_to_lab
-    from phymo.data.trc import read_trc
+    from phymo.data import markers_to_canonical, read_trc, trc_to_lab
     from phymo.pose import load_calibration
 
     points, joints = markers_to_canonical(read_trc(markers))
@@ -112,7 +111,7 @@ def camera_sample(spec: SequenceSpec, cfg: EvalConfig, work: Path | None = None)
     if work is None:
         with tempfile.TemporaryDirectory(prefix="phymo-multiview-") as tmp:
             return camera_sample(spec, cfg, Path(tmp))
-    from phymo.data.markers import marker_height
+    from phymo.data import marker_height
     from phymo.pose import probe_video
 
     from .pipeline import PipelineConfig, run_pipeline

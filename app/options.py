@@ -15,7 +15,7 @@ import types
 import typing
 from collections.abc import Sequence
 
-from phymo.data.errors import option_name
+from phymo.data import option_name
 
 Path_ = tuple[str, ...]
 

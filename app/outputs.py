@@ -16,10 +16,17 @@ from pathlib import Path
 
 import numpy as np
 
-from phymo.data import FOOT_JOINTS, Motion, Observations, metrics
-from phymo.data.bvh import write_bvh
-from phymo.data.export import motion_arrays, save_json, save_npz
-from phymo.data.metrics import FOOT_CONTACT
+from phymo.data import (
+    FOOT_CONTACT,
+    FOOT_JOINTS,
+    Motion,
+    Observations,
+    metrics,
+    motion_arrays,
+    save_json,
+    save_npz,
+    write_bvh,
+)
 from phymo.physics import Reconstruction, WindowRecord, WindowStatus
 
 from .overlay import OverlayBody, write_overlay_video

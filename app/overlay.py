@@ -15,8 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from phymo.data import Camera, Skeleton
-from phymo.data.export import atomic_target
+from phymo.data import Camera, Skeleton, atomic_target
 
 BONE_COLOR = (255, 200, 60)  # RGB
 JOINT_COLOR = (255, 255, 255)

@@ -21,8 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from phymo.data.errors import ConfigError, PhymoError, check_range
-from phymo.data.export import SCHEMA_VERSION, atomic_write_json
+from phymo.data import SCHEMA_VERSION, ConfigError, PhymoError, atomic_write_json, check_range
 from phymo.optimizer import OptimizerConfig, resolve_device, window_solver
 from phymo.physics import ReconstructConfig
 
@@ -138,8 +137,7 @@ def run_pipeline(out: Path, config: PipelineConfig, video: Path | None = None, k
 
 def _kinematic(kp, config: PipelineConfig, cache: Path):
     """The segments to reconstruct and the kinematic initialization of each (cached)."""
-    from phymo.pose import plan_keypoints
-    from phymo.pose.segments import MIN_SEGMENT_S
+    from phymo.pose import MIN_SEGMENT_S, plan_keypoints
 
     plan = plan_keypoints(kp)
     if not plan.segments:

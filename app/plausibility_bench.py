@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from phymo.pose.benchmark import available_clips, default_data_dir
+from phymo.pose import available_clips, default_data_dir
 
 from .pipeline import PipelineConfig, run_pipeline
 

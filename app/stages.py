@@ -23,10 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from phymo.data import Observations
-from phymo.data.errors import PhymoError
-from phymo.data.export import save_npz
-from phymo.data.observations import observations_from_arrays, observations_to_arrays
+from phymo.data import Observations, PhymoError, observations_from_arrays, observations_to_arrays, save_npz
 
 log = logging.getLogger(__name__)
 

@@ -21,11 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from phymo.data.camera import Camera
-from phymo.data.errors import DataFormatError, PhymoError
-from phymo.data.motion import Motion
-from phymo.data.observations import Observations
-from phymo.data.skeleton import CANONICAL, Skeleton
+from phymo.data import CANONICAL, Camera, DataFormatError, Motion, Observations, PhymoError, Skeleton
 
 from .eval_datasets import Sample
 

@@ -5,7 +5,7 @@ Public surface (one name per line)::
     make_optimizer(name, params, **kw)   torch.optim-style optimizer from the registry
     optimizer_factory(name, ...)         tensor -> optimizer over it (one per physics window)
     OptimizerConfig, window_solver       how physics windows are optimized, and its phymo.physics.Solver
-    OPTIMIZERS                           registry: name -> factory
+    OPTIMIZERS, LEARNED                  registry: name -> factory; learned name -> fresh network
     Optimus, OptimusConfig               functional learned optimizer (init_state / step)
     LearnedAdapter                       torch.optim front over any functional learned optimizer
     Task, make_task                      test-function task suite
@@ -13,14 +13,23 @@ Public surface (one name per line)::
 """
 
 from .base import LearnedAdapter, NonFiniteGradientWarning
-from .optimus import Optimus, OptimusConfig
-from .registry import OPTIMIZERS, OptimizerConfig, make_optimizer, optimizer_factory, resolve_device, window_solver
+from .optimus import Optimus, OptimusConfig, warm_start_from_adafac
+from .registry import (
+    LEARNED,
+    OPTIMIZERS,
+    OptimizerConfig,
+    make_optimizer,
+    optimizer_factory,
+    resolve_device,
+    window_solver,
+)
 from .tasks import Task, make_task
 from .weights import WeightsError
 from .weights import load as load_weights
 from .weights import save as save_weights
 
 __all__ = [
+    "LEARNED",
     "LearnedAdapter",
     "NonFiniteGradientWarning",
     "OPTIMIZERS",
@@ -35,5 +44,6 @@ __all__ = [
     "optimizer_factory",
     "resolve_device",
     "save_weights",
+    "warm_start_from_adafac",
     "window_solver",
 ]

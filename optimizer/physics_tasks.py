@@ -34,8 +34,7 @@ FPS = 30.0
 def prepared_clip(path: str, seed: int, config):
     """One BVH file resampled to :data:`FPS`, its synthetic observations (seed ``seed``) prepared for windows
     (:func:`phymo.physics.prepare`: the fitted humanoid, the refined reference and its stance pins)."""
-    from phymo.data.retarget import load_bvh_motion
-    from phymo.data.synthetic import synthesize_observations
+    from phymo.data import load_bvh_motion, synthesize_observations
     from phymo.physics import prepare
 
     motion = load_bvh_motion(path).resample(FPS)
@@ -76,8 +75,7 @@ def physics_task(path: str | Path, start: int, seed: int = 0, config=None, step_
 
 
 def _corpus_split(root: str | Path, split: str) -> list[Path]:
-    from phymo.data.errors import InputNotFoundError
-    from phymo.data.mocap import MocapCorpus
+    from phymo.data import InputNotFoundError, MocapCorpus
 
     files = MocapCorpus(root).split(split)
     if not files:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from phymo.data.errors import ConfigError, PhymoError, check_range
+from phymo.data import ConfigError, PhymoError, check_range
 
 from . import classic
 from .base import LearnedAdapter

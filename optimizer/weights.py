@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from phymo.data.errors import PhymoError
+from phymo.data import PhymoError
 
 FORMAT = "phymo-optimizer-weights"
 VERSION = 1

@@ -14,7 +14,7 @@ import time
 import numpy as np
 import torch
 
-from phymo.data.gait import walking_motion
+from phymo.data import walking_motion
 
 from .adjoint import Simulator, default_threads, differentiable_rollout
 from .body import BodyConfig, build_body, motion_to_qpos, qpos_to_qvel

@@ -30,11 +30,17 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
-from phymo.data.joint_limits import joint_kind as _kind
-from phymo.data.joint_limits import joint_range
-from phymo.data.motion import Motion
-from phymo.data.rotations import euler_to_quat, identity_quat, quat_normalize, quat_to_euler
-from phymo.data.skeleton import CANONICAL, Skeleton
+from phymo.data import (
+    CANONICAL,
+    Motion,
+    Skeleton,
+    euler_to_quat,
+    identity_quat,
+    joint_range,
+    quat_normalize,
+    quat_to_euler,
+)
+from phymo.data import joint_kind as _kind
 
 #: Intrinsic Euler order of the three hinges per joint (prefix match on the side-less name).
 #: The middle axis must not need +-90 degrees: flexion first for legs/spine, abduction first for arms.

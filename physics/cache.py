@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from phymo.data.observations import Observations
+from phymo.data import Observations
 
 from .config import ReconstructConfig
 from .window import IterLog, Solver, WindowStatus

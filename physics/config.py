@@ -13,7 +13,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
-from phymo.data.errors import ConfigError, check_range
+from phymo.data import ConfigError, check_range
 
 from .body import BodyConfig
 from .loss import LossWeights

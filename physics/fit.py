@@ -7,7 +7,7 @@ import logging
 
 import numpy as np
 
-from phymo.data.motion import Motion
+from phymo.data import Motion
 
 from .body import MAX_FOOT_DROP, Body, BodyConfig, build_body
 

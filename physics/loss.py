@@ -7,9 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from phymo.data.camera import Camera
-from phymo.data.metrics import FOOT_CONTACT
-from phymo.data.skeleton import FOOT_JOINTS
+from phymo.data import FOOT_CONTACT, FOOT_JOINTS, Camera
 
 
 @dataclass(frozen=True)

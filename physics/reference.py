@@ -23,11 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from phymo.data.metrics import FOOT_CONTACT
-from phymo.data.motion import Motion, forward_kinematics
-from phymo.data.observations import Observations
-from phymo.data.rotations import axis_angle_to_quat, quat_mul
-from phymo.data.skeleton import FOOT_JOINTS
+from phymo.data import FOOT_CONTACT, FOOT_JOINTS, Motion, Observations, axis_angle_to_quat, forward_kinematics, quat_mul
 
 from .body import Body, motion_to_qpos, qpos_to_motion, site_positions
 from .loss import LossWeights, WindowTargets, window_loss

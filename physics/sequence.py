@@ -26,9 +26,7 @@ import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
 
-from phymo.data.metrics import G
-from phymo.data.motion import Motion
-from phymo.data.observations import Observations
+from phymo.data import G, Motion, Observations
 
 from .adjoint import Simulator
 from .body import Body, motion_to_qpos, qpos_to_motion, qpos_to_qvel

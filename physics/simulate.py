@@ -5,7 +5,7 @@ from __future__ import annotations
 import mujoco
 import numpy as np
 
-from phymo.data.errors import PhymoError
+from phymo.data import PhymoError
 
 #: |qvel| above this (m/s or rad/s) counts as a physics blow-up.
 MAX_QVEL = 1e3

@@ -17,7 +17,7 @@ import mujoco
 import numpy as np
 import scipy.optimize
 
-from phymo.data.motion import Motion
+from phymo.data import Motion
 
 from .adjoint import Simulator
 from .body import Body, motion_to_qpos, qpos_to_qvel

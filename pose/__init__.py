@@ -1,5 +1,6 @@
 """Video front end: frames, 2D keypoints, camera, temporal filtering, kinematic 3D initialization."""
 
+from .benchmark import available_clips, default_data_dir
 from .camera_setup import (
     DEFAULT_FOV_DEG,
     camera_from_focal,
@@ -25,7 +26,7 @@ from .initialize import initialize, prepare_keypoints
 from .keypoints import Keypoints2D, load_keypoints
 from .kinematic_fit import FitConfig, FitResult, fit_kinematic, reprojection_error
 from .person import PersonChoice, fill_gaps, select_subject
-from .segments import SegmentPlan, plan_keypoints, plan_segments
+from .segments import MIN_SEGMENT_S, SegmentPlan, plan_keypoints, plan_segments
 from .video import VideoInfo, iter_frames, probe_video
 from .video_detection import detect_video
 
@@ -38,15 +39,18 @@ __all__ = [
     "FitConfig",
     "FitResult",
     "FrameDetection",
+    "MIN_SEGMENT_S",
     "Keypoints2D",
     "MediaPipeDetector",
     "NoPersonError",
     "PersonChoice",
     "SegmentPlan",
     "VideoInfo",
+    "available_clips",
     "camera_from_focal",
     "camera_from_fov",
     "check_mediapipe_models",
+    "default_data_dir",
     "detect_video",
     "estimate_ground",
     "fill_gaps",

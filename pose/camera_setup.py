@@ -27,8 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from phymo.data.camera import Camera
-from phymo.data.errors import DataFormatError, require_file
+from phymo.data import Camera, DataFormatError, require_file
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from typing import Protocol
 
 import numpy as np
 
-from phymo.data.errors import PhymoError
+from phymo.data import PhymoError
 
 log = logging.getLogger(__name__)
 

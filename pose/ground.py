@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from phymo.data.skeleton import FOOT_JOINTS, Skeleton
+from phymo.data import FOOT_JOINTS, Skeleton
 
 #: (joint, child, share of body mass) per segment, its mass at the bone's midpoint (after Winter's tables,
 #: the trunk split along pelvis-spine-chest-neck, hands with the forearms)

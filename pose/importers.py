@@ -16,8 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from phymo.data.errors import DataFormatError, InputNotFoundError, require_file
-from phymo.data.skeleton import get_mapping
+from phymo.data import DataFormatError, InputNotFoundError, get_mapping, require_file
 
 from .keypoints import Keypoints2D, load_keypoints
 from .person import PersonChoice, select_subject

@@ -6,9 +6,7 @@ import logging
 
 import numpy as np
 
-from phymo.data.camera import Camera
-from phymo.data.errors import PhymoError
-from phymo.data.skeleton import get_mapping
+from phymo.data import Camera, PhymoError, get_mapping
 
 from .filtering import FilterConfig, filter_keypoints
 from .keypoints import Keypoints2D

@@ -26,8 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from phymo.data.errors import DataFormatError, require_file
-from phymo.data.skeleton import CANONICAL, Skeleton, get_mapping
+from phymo.data import CANONICAL, DataFormatError, Skeleton, get_mapping, require_file
 
 FORMAT_VERSION = 1
 

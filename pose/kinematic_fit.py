@@ -30,12 +30,21 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from phymo.data.camera import Camera
-from phymo.data.joint_limits import joint_ranges
-from phymo.data.motion import Motion, forward_kinematics, forward_kinematics_matrices
-from phymo.data.observations import Observations
-from phymo.data.rotations import axis_angle_to_quat, matrix_to_quat, quat_mul, quat_to_matrix, swing
-from phymo.data.skeleton import CANONICAL, Skeleton
+from phymo.data import (
+    CANONICAL,
+    Camera,
+    Motion,
+    Observations,
+    Skeleton,
+    axis_angle_to_quat,
+    forward_kinematics,
+    forward_kinematics_matrices,
+    joint_ranges,
+    matrix_to_quat,
+    quat_mul,
+    quat_to_matrix,
+    swing,
+)
 
 from .ground import estimate_ground
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from phymo.data.errors import PhymoError
+from phymo.data import PhymoError
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from phymo.data.errors import DataFormatError, require_file
+from phymo.data import DataFormatError, require_file
 
 log = logging.getLogger(__name__)
 

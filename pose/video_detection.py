@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from phymo.data.errors import PhymoError
+from phymo.data import PhymoError
 
 from .detector import DEFAULT_DETECTOR, FrameDetection, KeypointDetector, NoPersonError, make_detector
 from .keypoints import Keypoints2D
@@ -183,7 +183,7 @@ def _keypoints(info: VideoInfo, joint_set: str, stride: int, indices: list[int],
     if k is None:
         if require_person:
             raise NoPersonError(f"no person detected in {info.path} ({t} frames examined)")
-        from phymo.data.skeleton import get_mapping
+        from phymo.data import get_mapping
 
         k = get_mapping(joint_set).num_external
     p, c, w = np.zeros((t, k, 2)), np.zeros((t, k)), np.zeros((t, k, 3))

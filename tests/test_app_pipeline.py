@@ -14,7 +14,7 @@ import pytest
 
 from phymo.app import cli
 from phymo.app.demo_synthetic import write_demo_input
-from phymo.data.bvh import read_bvh
+from phymo.data import read_bvh
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 FAST = ["--optimizer", "adam", "--steps", "2", "--window", "16"]
@@ -143,7 +143,7 @@ def test_every_output_is_written_and_consistent(finished_run):
 def test_demo_input_carries_detector_world_landmarks(demo_input):
     """Like MediaPipe's: metres, hip-centred, camera axes, a few centimetres off the truth (a noisy pose)."""
     from phymo.app.demo_synthetic import demo_scene
-    from phymo.data.synthetic import world_landmarks
+    from phymo.data import world_landmarks
     from phymo.pose import load_keypoints
 
     _, conf, world = load_keypoints(demo_input[1]).to_canonical()
@@ -210,7 +210,7 @@ def test_a_failed_stage_leaves_only_its_finished_work_and_says_how_to_continue(f
     half the outputs). Now OUT holds the cache of finished stages and nothing else; the error names the
     stage, and --resume continues from it."""
     import phymo.pose
-    from phymo.data.errors import PhymoError
+    from phymo.data import PhymoError
 
     video, _ = demo_input
     out = tmp_path / "out"

@@ -7,8 +7,7 @@ from matplotlib.patches import Polygon, Rectangle
 
 from phymo.app.overlay import OverlayBody, blank_frames, draw_frame, write_overlay_video
 from phymo.app.plots import SegmentSeries, WindowTrace, loss_figure, plausibility_figure, save
-from phymo.data import CANONICAL, Camera
-from phymo.data.gait import walking_motion
+from phymo.data import CANONICAL, Camera, walking_motion
 
 
 def _scene():

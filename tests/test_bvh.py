@@ -5,11 +5,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from phymo.data import (
+    CANONICAL,
+    DataFormatError,
+    InputNotFoundError,
+    Motion,
+    axis_angle_to_quat,
+    identity_quat,
+    quat_mul,
+)
 from phymo.data.bvh import bvh_joint_names, read_bvh, write_bvh
-from phymo.data.errors import DataFormatError, InputNotFoundError
-from phymo.data.motion import Motion
-from phymo.data.rotations import axis_angle_to_quat, identity_quat, quat_mul
-from phymo.data.skeleton import CANONICAL
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

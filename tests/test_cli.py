@@ -5,7 +5,7 @@ import types
 import pytest
 
 from phymo.app import bench, cli
-from phymo.data.errors import DataFormatError
+from phymo.data import DataFormatError
 
 
 def test_help_lists_every_registered_command(capsys):

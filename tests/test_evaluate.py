@@ -13,9 +13,8 @@ import numpy as np
 import pytest
 
 from phymo.app import evaluate as ev
+from phymo.data import PhymoError, walking_motion
 from phymo.data.bvh import write_bvh
-from phymo.data.errors import PhymoError
-from phymo.data.gait import walking_motion
 from phymo.data.h36m import CAMERA_IDS, H36MDataset
 from phymo.data.metrics import FOOT_CONTACT, FOOT_JOINTS
 from phymo.data.skeleton import H36M_17, H36M_17_FROM_32
@@ -128,7 +127,7 @@ def test_h36m_with_dataset_2d_keypoints(tmp_path):
 def test_aist_sequence_runs(tmp_path):
     from scipy.spatial.transform import Rotation
 
-    from phymo.data.skeleton import COCO_17
+    from phymo.data import COCO_17
 
     seq = "gWA_sBM_cAll_d25_mWA0_ch01"
     for d in ("keypoints3d", "cameras"):

@@ -4,9 +4,7 @@ import os
 import numpy as np
 import pytest
 
-from phymo.data import Camera
-from phymo.data.export import motion_arrays, save_json, save_npz
-from phymo.data.gait import walking_motion
+from phymo.data import Camera, motion_arrays, save_json, save_npz, walking_motion
 
 
 def test_npz_and_json_round_trip_without_pickle(tmp_path):
@@ -38,8 +36,7 @@ def test_extras_cannot_shadow_standard_keys():
 
 
 def test_observations_survive_the_stage_cache(tmp_path):
-    from phymo.data.observations import observations_from_arrays, observations_to_arrays
-    from phymo.data.synthetic import synthesize_observations
+    from phymo.data import observations_from_arrays, observations_to_arrays, synthesize_observations
 
     obs = synthesize_observations(walking_motion(duration_s=0.5, fps=20.0), seed=3)
     save_npz(tmp_path / "obs.npz", observations_to_arrays(obs))

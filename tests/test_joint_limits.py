@@ -3,10 +3,8 @@
 import numpy as np
 import pytest
 
+from phymo.data import CANONICAL, Motion, axis_angle_to_quat, identity_quat
 from phymo.data.joint_limits import JOINT_RANGES, joint_range, joint_ranges
-from phymo.data.motion import Motion
-from phymo.data.rotations import axis_angle_to_quat, identity_quat
-from phymo.data.skeleton import CANONICAL
 
 S = CANONICAL
 

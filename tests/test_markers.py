@@ -7,9 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from phymo.data.markers import marker_height, markers_to_canonical, trc_to_lab
+from phymo.data import marker_height, markers_to_canonical, read_trc, trc_to_lab
 from phymo.data.skeleton import BODY_25B_NAMES, CANONICAL
-from phymo.data.trc import read_trc
 from phymo.pose import read_calibration
 
 TRIAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "pose2sim" / "balancing_trial"

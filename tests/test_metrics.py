@@ -1,8 +1,7 @@
 import numpy as np
 import pytest
 
-from phymo.data import CANONICAL, Motion, metrics
-from phymo.data.rotations import axis_angle_to_quat, identity_quat, quat_to_matrix
+from phymo.data import CANONICAL, Motion, axis_angle_to_quat, identity_quat, metrics, quat_to_matrix
 
 
 def _pose(rng, t=5, j=17):

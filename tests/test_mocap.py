@@ -3,12 +3,9 @@
 import numpy as np
 import pytest
 
+from phymo.data import CANONICAL, InputNotFoundError, Motion, axis_angle_to_quat
 from phymo.data.bvh import write_bvh
-from phymo.data.errors import InputNotFoundError
 from phymo.data.mocap import DEFAULT_FRACTIONS, SPLITS, MocapCorpus, split_of
-from phymo.data.motion import Motion
-from phymo.data.rotations import axis_angle_to_quat
-from phymo.data.skeleton import CANONICAL
 
 
 def _motion(seed: int, t: int = 6) -> Motion:

@@ -8,7 +8,7 @@ import pytest
 from phymo.app import cli
 from phymo.app.eval_datasets import EvalConfig
 from phymo.app.multiview import find_trial
-from phymo.data.errors import DataFormatError, InputNotFoundError, PhymoError
+from phymo.data import DataFormatError, InputNotFoundError, PhymoError
 
 TRIAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "pose2sim" / "balancing_trial"
 _CAMERA = ('[{key}]\nname = "{name}"\nsize = [ 640, 480]\nmatrix = [ [ 500.0, 0.0, 320.0], [ 0.0, 500.0, 240.0], '

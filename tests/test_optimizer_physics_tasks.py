@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from phymo.app import cmd_meta_train
-from phymo.data.errors import PhymoError
+from phymo.data import PhymoError
 from phymo.optimizer import meta_train as M
 from phymo.optimizer import tasks as T
 from phymo.optimizer.learned_baselines import AdafacMLP

@@ -4,8 +4,7 @@ import mujoco
 import numpy as np
 import pytest
 
-from phymo.data.gait import walking_motion
-from phymo.data.skeleton import CANONICAL
+from phymo.data import CANONICAL, walking_motion
 from phymo.physics.body import BodyConfig, build_body, motion_to_qpos, qpos_to_motion, qpos_to_qvel, site_positions
 from phymo.physics.simulate import knot_matrix
 
@@ -58,8 +57,7 @@ def test_knot_matrix_interpolates_and_holds():
 def test_fitted_foot_stands_flat_in_the_motions_stance_pose(pitch):
     """A motion standing with its ankles rotated away from the rest pose gets a foot box that is level
     and on the ground in that pose (a rest-pose box would stand on an edge)."""
-    from phymo.data.motion import Motion
-    from phymo.data.rotations import axis_angle_to_quat, identity_quat
+    from phymo.data import Motion, axis_angle_to_quat, identity_quat
     from phymo.physics.fit import estimate_foot, fitted_body
 
     rot = identity_quat((10, CANONICAL.num_joints))

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from phymo.data.gait import walking_motion
+from phymo.data import walking_motion
 from phymo.physics.adjoint import Simulator, differentiable_rollout
 from phymo.physics.body import BodyConfig, build_body, motion_to_qpos, qpos_to_qvel
 

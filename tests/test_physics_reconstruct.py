@@ -9,12 +9,15 @@ import numpy as np
 import pytest
 import torch
 
-from phymo.data import metrics
-from phymo.data.errors import ConfigError
-from phymo.data.gait import walking_motion
-from phymo.data.retarget import load_bvh_motion
-from phymo.data.skeleton import FOOT_JOINTS
-from phymo.data.synthetic import SyntheticConfig, synthesize_observations
+from phymo.data import (
+    FOOT_JOINTS,
+    ConfigError,
+    SyntheticConfig,
+    load_bvh_motion,
+    metrics,
+    synthesize_observations,
+    walking_motion,
+)
 from phymo.physics import (
     ReconstructConfig,
     SimulationConfig,

@@ -3,9 +3,7 @@
 import numpy as np
 import pytest
 
-from phymo.data import metrics
-from phymo.data.gait import walking_motion
-from phymo.data.synthetic import synthesize_observations
+from phymo.data import metrics, synthesize_observations, walking_motion
 from phymo.physics import ReferenceConfig
 from phymo.physics.body import BodyConfig, build_body
 from phymo.physics.loss import LossWeights

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from phymo.data.errors import DataFormatError
+from phymo.data import DataFormatError
 from phymo.pose import camera_from_fov, load_calibration, read_calibration, resolve_camera
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 
 from phymo.app import cmd_detect
-from phymo.data.errors import PhymoError
-from phymo.data.skeleton import CANONICAL
+from phymo.data import CANONICAL, PhymoError
 from phymo.pose import DETECTORS, check_mediapipe_models, detect_video, iter_frames, load_keypoints, make_detector
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"

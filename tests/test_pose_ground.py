@@ -5,11 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from phymo.data.camera import Camera
-from phymo.data.gait import walking_motion
-from phymo.data.markers import markers_to_canonical, trc_to_lab
-from phymo.data.skeleton import CANONICAL
-from phymo.data.trc import read_trc
+from phymo.data import CANONICAL, Camera, markers_to_canonical, read_trc, trc_to_lab, walking_motion
 from phymo.pose import estimate_ground, read_calibration
 
 TRIAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "pose2sim" / "balancing_trial"

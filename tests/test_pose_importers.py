@@ -5,8 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from phymo.data.errors import DataFormatError
-from phymo.data.skeleton import CANONICAL
+from phymo.data import CANONICAL, DataFormatError
 from phymo.pose import (
     Keypoints2D,
     fill_gaps,

@@ -2,11 +2,15 @@
 
 import numpy as np
 
-from phymo.data.joint_limits import joint_ranges
-from phymo.data.motion import Motion
-from phymo.data.rotations import axis_angle_to_quat
-from phymo.data.skeleton import CANONICAL
-from phymo.data.synthetic import SyntheticConfig, synthesize_observations, world_landmarks
+from phymo.data import (
+    CANONICAL,
+    Motion,
+    SyntheticConfig,
+    axis_angle_to_quat,
+    joint_ranges,
+    synthesize_observations,
+    world_landmarks,
+)
 from phymo.pose.kinematic_fit import FitConfig, fit_kinematic
 
 S = CANONICAL

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from phymo.data.errors import PhymoError
+from phymo.data import PhymoError
 from phymo.pose import PersonChoice, select_subject
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"

@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from phymo.data.errors import DataFormatError, InputNotFoundError
+from phymo.data import DataFormatError, InputNotFoundError
 from phymo.pose.video import frame_indices, iter_frames, probe_video
 
 

@@ -5,9 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from phymo.data import CANONICAL, FOOT_JOINTS, JOINT_MAPPINGS, DataFormatError, Motion, axis_angle_to_quat
 from phymo.data.bvh import AXES_TO_BVH, bvh_joint_names, read_bvh, write_bvh
-from phymo.data.errors import DataFormatError
-from phymo.data.motion import Motion
 from phymo.data.retarget import (
     FAMILIES,
     bvh_to_motion,
@@ -17,8 +16,6 @@ from phymo.data.retarget import (
     mapping_table_markdown,
     retarget_error,
 )
-from phymo.data.rotations import axis_angle_to_quat
-from phymo.data.skeleton import CANONICAL, FOOT_JOINTS, JOINT_MAPPINGS
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 CMU_CLIP = SHARED / "cmu-mocap-bvh" / "cgspeed_mb" / "02_01_bvhtodeepmimic.bvh"

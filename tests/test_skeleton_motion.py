@@ -3,8 +3,7 @@ import pytest
 import roma
 import torch
 
-from phymo.data import CANONICAL, JOINT_MAPPINGS, Motion, Skeleton, forward_kinematics
-from phymo.data.motion import forward_kinematics_matrices
+from phymo.data import CANONICAL, JOINT_MAPPINGS, Motion, Skeleton, forward_kinematics, forward_kinematics_matrices
 from phymo.data.rotations import axis_angle_to_quat, identity_quat, quat_normalize, quat_rotate, quat_to_matrix
 from phymo.data.skeleton import BODY_25, BODY_25B, COCO_17, COCO_18, H36M_17, get_mapping
 

@@ -5,8 +5,7 @@ import pytest
 import torch
 from _smpl_model import REST_JOINTS, tiny_smpl_data, write_model
 
-from phymo.data import CANONICAL, DataFormatError, Motion, Skeleton
-from phymo.data.export import motion_arrays, save_npz
+from phymo.data import CANONICAL, DataFormatError, Motion, Skeleton, motion_arrays, save_npz
 from phymo.data.rotations import axis_angle_to_quat, matrix_to_quat, quat_conj, quat_mul
 from phymo.data.skeleton import SMPL_24
 from phymo.data.smpl import SMPL_TO_WORLD, SmplFitConfig, fit_smpl, smpl_arrays

@@ -1,9 +1,8 @@
 import numpy as np
 import pytest
 
-from phymo.data import CANONICAL, Motion
+from phymo.data import CANONICAL, MEDIAPIPE_33, Motion
 from phymo.data.rotations import axis_angle_to_quat, quat_conj, quat_mul, quat_to_axis_angle
-from phymo.data.skeleton import MEDIAPIPE_33
 from phymo.data.synthetic import SyntheticConfig, random_camera, synthesize_observations
 
 CLEAN = SyntheticConfig(noise_px=0.0, outlier_rate=0.0, dropout_rate=0.0, rotation_noise_rad=0.0, root_noise_m=0.0)

@@ -5,8 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from phymo.data.errors import DataFormatError
-from phymo.data.trc import read_trc
+from phymo.data import DataFormatError, read_trc
 
 TRIAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "pose2sim" / "balancing_trial"
 FILTERED = TRIAL / "pose3d_triangulated" / "S00_P00_T01_BalancingTrial_0-100_filt_butterworth.trc"

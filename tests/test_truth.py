@@ -6,12 +6,7 @@ import numpy as np
 import pytest
 
 from phymo.app.truth import ALIGN_FRAMES, Truth, in_run_world, run_sample, truth_errors
-from phymo.data.camera import Camera
-from phymo.data.export import motion_arrays, save_npz
-from phymo.data.gait import walking_motion
-from phymo.data.motion import Motion
-from phymo.data.rotations import axis_angle_to_quat, quat_mul
-from phymo.data.skeleton import CANONICAL
+from phymo.data import CANONICAL, Camera, Motion, axis_angle_to_quat, motion_arrays, quat_mul, save_npz, walking_motion
 
 #: the truth's world: a camera 4 m away on -Y, 1.2 m up, looking at the walk
 TRUTH_CAM = Camera.from_fov(640, 480, 60.0).looking_at(eye=(0.5, -4.0, 1.2), target=(0.5, 0.0, 0.9))
