@@ -17,7 +17,7 @@ PIPELINE_OPTIONS = (("optimizer", "optimizer"), ("optimizer", "device"), ("optim
                     ("physics", "simulation", "substeps"), ("physics", "simulation", "threads"),
                     ("physics", "fit_ankle"), ("person",), ("overlay",), ("smpl_model",))
 #: the flags of ``reconstruct`` alone
-INPUT_OPTIONS = (("start",), ("end",), ("height",), ("focal",), ("calibration",), ("camera",))
+INPUT_OPTIONS = (("start",), ("end",), ("fit", "height"), ("focal",), ("calibration",), ("camera",))
 
 
 def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:

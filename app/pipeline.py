@@ -24,6 +24,7 @@ import numpy as np
 from phymo.data import SCHEMA_VERSION, ConfigError, PhymoError, atomic_write_json, check_range
 from phymo.optimizer import OptimizerConfig, resolve_device, window_solver
 from phymo.physics import ReconstructConfig
+from phymo.pose import FilterConfig, FitConfig
 
 from .guesses import guesses
 from .outputs import Segment, write_outputs
@@ -39,7 +40,6 @@ class PipelineConfig:
 
     Attributes:
         start, end: the part of the video to reconstruct, seconds (end None: to the end).
-        height: the person's height, metres (None: assumed, an average adult; see phymo.pose.kinematic_fit).
         focal: focal length in pixels (None: from ``calibration`` or a field-of-view assumption).
         calibration: a camera calibration file (Pose2Sim/Sports2D TOML or Qualisys .qca.txt).
         camera: the calibration's camera to use (None: its first).
@@ -48,12 +48,12 @@ class PipelineConfig:
         person: whom to follow where several people are seen: a number (0 is the leftmost person in the
             first frame where several are seen) or a point ``"X,Y"`` in pixels; None: the most prominent.
         overlay: render ``overlay.mp4``.
+        filter: the temporal filter of the keypoints; fit: the kinematic fit (with the person's height);
         optimizer: how the physics windows are optimized; physics: windowing, simulation and loss settings.
     """
 
     start: float = field(default=0.0, metadata={"help": "start time, seconds"})
     end: float | None = field(default=None, metadata={"help": "end time, seconds (default: end of video)"})
-    height: float | None = field(default=None, metadata={"help": "the person's height, metres"})
     focal: float | None = field(default=None, metadata={"help": "focal length, pixels"})
     calibration: str | None = field(default=None, metadata={
         "help": "camera calibration file (Pose2Sim/Sports2D TOML or Qualisys .qca.txt)"})
@@ -65,6 +65,8 @@ class PipelineConfig:
         "help": "whom to follow where several people are seen: N (0 is the leftmost in the first frame where "
                 "several are seen) or a point X,Y in pixels (default: the most prominent)"})
     overlay: bool = field(default=True, metadata={"help": "render overlay.mp4"})
+    filter: FilterConfig = field(default_factory=FilterConfig)
+    fit: FitConfig = field(default_factory=FitConfig)
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     physics: ReconstructConfig = field(default_factory=ReconstructConfig)
 
@@ -72,8 +74,6 @@ class PipelineConfig:
         check_range("start", self.start, 0.0)
         if self.end is not None and self.end <= self.start:
             raise ConfigError(f"--end ({self.end} s) must come after --start ({self.start} s)")
-        if self.height is not None:
-            check_range("height", self.height, 0.5, 2.5, hint="a person's height in metres")
         if self.focal is not None:
             check_range("focal", self.focal, 0.0, strict_low=True, hint="pixels")
         if self.person is not None:

@@ -112,18 +112,17 @@ def load_or_detect_keypoints(video: Path | None, keypoints: Path | None, config,
 def kinematic_initialization(kp, config, cache: Path) -> Observations:
     """Camera set-up and the kinematic 3D fit of keypoints ``kp`` (cached; the run continues with the
     observations as re-read from the cache file)."""
-    from phymo.pose import FitConfig, initialize, resolve_camera
+    from phymo.pose import initialize, resolve_camera
 
     camera, how = resolve_camera(kp.width, kp.height, config.focal, config.calibration, config.camera)
-    fit_config = FitConfig(height_m=config.height)
     key = content_hash(kp.points.tobytes(), kp.confidence.tobytes(), kp.frame_indices.tobytes(),
                        b"" if kp.world is None else kp.world.tobytes(), camera.to_dict(),
-                       dataclasses.asdict(fit_config))
+                       dataclasses.asdict(config.fit), dataclasses.asdict(config.filter))
     path = cache / f"kinematic-{key}.npz"
     if path.exists():
         log.info("kinematic fit: reusing %s", path)
     else:
-        fit = initialize(kp, camera, fit_config)
+        fit = initialize(kp, camera, config.fit, filter_config=config.filter)
         obs = fit.observations
         obs.meta = {**obs.meta, "camera_source": how, "frame_offset": int(kp.frame_indices[0]),  # physics logs frames
                     "kinematic_reprojection_px": {"detected": fit.report["reproj_px_detected"],

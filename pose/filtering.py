@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from phymo.data import ConfigError, check_range
+
 
 @dataclass(frozen=True)
 class FilterConfig:
@@ -33,9 +35,11 @@ class FilterConfig:
 
     def __post_init__(self) -> None:
         if self.method not in ("one_euro", "savgol", "none"):
-            raise ValueError(f"filter method must be one_euro, savgol or none, got {self.method!r}")
-        if self.min_cutoff <= 0 or self.d_cutoff <= 0 or self.beta < 0 or self.window_s <= 0 or self.polyorder < 0:
-            raise ValueError(f"invalid filter parameters {self}")
+            raise ConfigError(f"filter method must be one_euro, savgol or none, got {self.method!r}")
+        for name in ("min_cutoff", "d_cutoff", "window_s"):
+            check_range(name, getattr(self, name), 0.0, strict_low=True)
+        check_range("beta", self.beta, 0.0)
+        check_range("polyorder", self.polyorder, 0)
 
 
 def _alpha(cutoff, dt):

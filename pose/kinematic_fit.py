@@ -14,7 +14,7 @@ residuals (each term's scale is a field of :class:`FitConfig`):
   rest pose (``sigma_prior_rad``).
 
 Parameters: per-frame root translation, root rotation and local joint rotations as rotation vectors
-(roma). Bone lengths are fixed before the fit: the canonical skeleton scaled to ``height_m`` when
+(roma). Bone lengths are fixed before the fit: the canonical skeleton scaled to ``height`` when
 given, else the canonical size (an average adult, :data:`ASSUMED_HEIGHT_M`; see :func:`fit_skeleton`).
 
 World frame (stored as the camera extrinsics): Z up, perpendicular to the ground estimated under the
@@ -37,10 +37,12 @@ from phymo.data import (
     Observations,
     Skeleton,
     axis_angle_to_quat,
+    check_range,
     forward_kinematics,
     forward_kinematics_matrices,
     joint_ranges,
     matrix_to_quat,
+    metrics,
     quat_mul,
     quat_to_matrix,
     swing,
@@ -59,9 +61,10 @@ _CHAINS = (("hip", "knee"), ("knee", "ankle"), ("ankle", "toe"), ("shoulder", "e
 
 @dataclass(frozen=True)
 class FitConfig:
-    """Kinematic-fit settings (see the module docstring for the terms)."""
+    """Kinematic-fit settings (see the module docstring for the terms); ``height``: the person's height, metres
+    (None: assumed, :data:`ASSUMED_HEIGHT_M`)."""
 
-    height_m: float | None = None
+    height: float | None = field(default=None, metadata={"help": "the person's height, metres"})
     iterations: int = 150
     root_iterations: int = 30
     sigma_2d_px: float = 5.0
@@ -75,6 +78,14 @@ class FitConfig:
     min_confidence: float = 0.2
     approximate_weight: float = 0.5
     estimate_ground: bool = True
+
+    def __post_init__(self) -> None:
+        if self.height is not None:
+            check_range("height", self.height, 0.5, 2.5, hint="a person's height in metres")
+        check_range("iterations", self.iterations, 0)
+        check_range("root_iterations", self.root_iterations, 0)
+        for name in ("sigma_2d_px", "huber_2d", "sigma_3d_m", "sigma_accel", "sigma_limit_rad", "sigma_prior_rad"):
+            check_range(name, getattr(self, name), 0.0, strict_low=True)
 
 
 @dataclass
@@ -272,11 +283,9 @@ def _world_frame(p_cam: np.ndarray, up: np.ndarray, h: float) -> tuple[np.ndarra
 
 def reprojection_error(positions_world: np.ndarray, camera: Camera, kp: np.ndarray, conf: np.ndarray,
                        min_confidence: float = 0.5) -> float:
-    """Mean pixel distance between projected joints ``(T, J, 3)`` and keypoints where ``conf >= min_confidence``."""
-    ok = conf >= min_confidence
-    if not ok.any():
-        return float("nan")
-    return float(np.linalg.norm(camera.project(positions_world) - kp, axis=-1)[ok].mean())
+    """:func:`phymo.data.metrics.reprojection_error_px` of joints ``(T, J, 3)`` projected by ``camera``, over the
+    keypoints with ``conf >= min_confidence`` (the detector's less certain ones say little about the fit)."""
+    return metrics.reprojection_error_px(camera.project(positions_world), kp, np.where(conf >= min_confidence, conf, 0))
 
 
 def fit_kinematic(keypoints: np.ndarray, confidence: np.ndarray, camera: Camera, fps: float,
@@ -311,7 +320,7 @@ def fit_kinematic(keypoints: np.ndarray, confidence: np.ndarray, camera: Camera,
     w = np.where(conf >= config.min_confidence, conf, 0.0)
     for name in approximate:
         w[:, CANONICAL.index(name)] *= config.approximate_weight
-    skel, scale_from = fit_skeleton(config.height_m)
+    skel, scale_from = fit_skeleton(config.height)
     rv0 = init_rotations(skel, kp, w, world)
     rest_rel = forward_kinematics(skel.parents, skel.offsets, np.zeros((len(kp), 3)), axis_angle_to_quat(rv0))
     tr0 = _translation_from_2d(rest_rel, kp, w, intr)

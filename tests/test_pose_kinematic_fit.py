@@ -68,6 +68,6 @@ def test_fit_from_2d_only_with_height_is_sane():
     motion = walking(30)
     obs = synthesize_observations(motion, config=SyntheticConfig(noise_px=1.0, outlier_rate=0.0), seed=1)
     result = fit_kinematic(obs.keypoints_2d, obs.confidence, obs.camera, obs.fps, world=None,
-                           config=FitConfig(height_m=S.height()))
+                           config=FitConfig(height=S.height()))
     assert result.reproj_px < 5.0
     assert result.motion.positions()[:, S.index("head_top"), 2].mean() > 1.3
