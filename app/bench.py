@@ -35,6 +35,9 @@ def _physics_optimizer_options(parser: argparse.ArgumentParser) -> None:
                              "(default: the reconstruction's steps per window, OptimizerConfig().steps)")
     parser.add_argument("--lbfgs-cap", type=int, default=None,
                         help="most evaluations of the L-BFGS reference run to its own convergence (default 200)")
+    parser.add_argument("--lr", type=float, default=None, help="Adam's learning rate (default: the reconstruction's)")
+    parser.add_argument("--step-scale", type=float, default=None,
+                        help="update scale of the learned optimizers (default: the reconstruction's)")
 
 
 def _gpu_options(parser: argparse.ArgumentParser) -> None:
@@ -70,7 +73,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="name", required=True, metavar="NAME")
     for name, bench in BENCHMARKS.items():
         p = sub.add_parser(name, help=bench.help, description=bench.help)
-        p.add_argument("--json", type=Path, default=None, help="also write the result to this JSON file")
+        p.add_argument("--json", type=Path, default=None, help="also write the result to this JSON file" + (
+            " and its figure next to it (same name, .png)" if bench.plot else ""))
         p.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
         bench.options(p)
 

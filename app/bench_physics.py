@@ -23,11 +23,13 @@ COLUMNS = {
 
 
 def run(quick: bool = False, root: Path | None = None, split: str = "test", windows: int = 40,
-        budget: list[int] | None = None, lbfgs_cap: int | None = None) -> dict:
+        budget: list[int] | None = None, lbfgs_cap: int | None = None, lr: float | None = None,
+        step_scale: float | None = None) -> dict:
     """The comparison's result (see :func:`~phymo.optimizer.physics_bench.compare`) with a ``table`` to print.
 
-    ``budget`` defaults to the reconstruction's steps per window; ``quick`` takes 2 windows, 3 evaluations
-    and a cap of 8 unless given."""
+    ``budget`` defaults to the reconstruction's steps per window; ``lr`` and ``step_scale`` to the
+    reconstruction's (:class:`~phymo.optimizer.OptimizerConfig`); ``quick`` takes 2 windows, 3 evaluations and
+    a cap of 8 unless given."""
     from phymo.optimizer import OptimizerConfig
     from phymo.optimizer.physics_bench import LBFGS_CAP, compare
     from phymo.pose.benchmark import default_data_dir
@@ -41,7 +43,9 @@ def run(quick: bool = False, root: Path | None = None, split: str = "test", wind
     if lbfgs_cap < max(budget):
         raise PhymoError(f"--lbfgs-cap {lbfgs_cap} is below the largest --budget {max(budget)}: the L-BFGS "
                          f"reference runs at least the budget")
-    result = compare(root or default_data_dir(), split, windows, tuple(budget), lbfgs_cap)
+    given = {k: v for k, v in (("lr", lr), ("step_scale", step_scale)) if v is not None}
+    settings = OptimizerConfig(**given)  # a bad value is a ConfigError naming the option
+    result = compare(root or default_data_dir(), split, windows, tuple(budget), lbfgs_cap, settings=settings)
     return {**result, "table": table(result["rows"])}
 
 

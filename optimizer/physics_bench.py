@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 import math
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from .bench_stats import Run, curves, rows_for
@@ -83,15 +83,16 @@ def split_files(root: str | Path, split: str) -> list[Path]:
     return files
 
 
-def solve(problem, name: str, budget: int, convergence: Convergence | None = None) -> Run:
+def solve(problem, name: str, budget: int, convergence: Convergence | None = None, settings=None) -> Run:
     """Optimizer ``name`` on ``problem`` (a :class:`phymo.physics.WindowProblem`) for ``budget`` evaluations, set
-    up as the reconstruction sets it up; ``convergence`` may stop it earlier."""
+    up as the reconstruction sets it up from ``settings`` (an :class:`~phymo.optimizer.OptimizerConfig`, default
+    the reconstruction's; its optimizer and steps are replaced); ``convergence`` may stop it earlier."""
     from phymo.physics import SimulationDiverged, Solver, solve_window
     from phymo.physics.sequence import one_thread
 
     from .registry import OptimizerConfig, window_solver
 
-    base = window_solver(OptimizerConfig(optimizer=name, steps=budget), device="cpu")
+    base = window_solver(replace(settings or OptimizerConfig(), optimizer=name, steps=budget), device="cpu")
     made: list[EvaluationBudget] = []
 
     def make(x):
@@ -107,9 +108,9 @@ def solve(problem, name: str, budget: int, convergence: Convergence | None = Non
     return Run(name, "", tuple(losses), tuple(seconds), wrap.stopped or "steps")
 
 
-def run_window(problem, window: str, budget: int, lbfgs_cap: int, order: int = 0) -> dict[str, Run]:
-    """Every optimizer of :data:`COMPARED` on one window, plus the L-BFGS reference (``REFERENCE``); ``order``
-    rotates the order in which they run."""
+def run_window(problem, window: str, budget: int, lbfgs_cap: int, order: int = 0, settings=None) -> dict[str, Run]:
+    """Every optimizer of :data:`COMPARED` on one window (with ``settings``, see :func:`solve`), plus the L-BFGS
+    reference (``REFERENCE``); ``order`` rotates the order in which they run."""
     names = [n for n in COMPARED if n != "lbfgs"] + [REFERENCE]
     names = names[order % len(names):] + names[:order % len(names)]
     runs = {}
@@ -120,7 +121,7 @@ def run_window(problem, window: str, budget: int, lbfgs_cap: int, order: int = 0
             runs[REFERENCE] = Run(REFERENCE, window, ref.losses, ref.seconds, ref.stopped)
             runs["lbfgs"] = Run("lbfgs", window, ref.losses, ref.seconds, ref.stopped).truncated(budget)
         else:
-            r = solve(problem, name, budget)
+            r = solve(problem, name, budget, settings=settings)
             runs[name] = Run(name, window, r.losses, r.seconds, r.stopped)
     return runs
 
@@ -134,7 +135,7 @@ def clip_frames(path: Path) -> int:
     return load_bvh_motion(path).resample(FPS).num_frames
 
 
-def measure(windows: list[BenchWindow], budget: int, lbfgs_cap: int, config, progress=log.info):
+def measure(windows: list[BenchWindow], budget: int, lbfgs_cap: int, config, settings=None, progress=log.info):
     """Every window's runs (:func:`run_window`) as ``(runs per optimizer, skipped windows)``; a window whose
     tracking pass or start diverges is skipped, with the reason."""
     from phymo.physics import SimulationDiverged
@@ -150,7 +151,7 @@ def measure(windows: list[BenchWindow], budget: int, lbfgs_cap: int, config, pro
             skipped.append({"window": w.name, "reason": f"tracking pass diverged: {e}"})
             continue
         try:
-            got = run_window(problem, w.name, budget, lbfgs_cap, order=i)
+            got = run_window(problem, w.name, budget, lbfgs_cap, order=i, settings=settings)
         finally:
             problem.close()
         if not math.isfinite(got[REFERENCE].initial):
@@ -176,25 +177,28 @@ def summarize(runs: dict[str, list[Run]], budgets: tuple[int, ...]) -> dict:
 
 
 def compare(root: str | Path, split: str = "test", windows: int = 40, budgets: tuple[int, ...] = (6,),
-            lbfgs_cap: int = LBFGS_CAP, config=None, progress=log.info) -> dict:
+            lbfgs_cap: int = LBFGS_CAP, config=None, settings=None, progress=log.info) -> dict:
     """The comparison (module docstring): ``{"settings", "rows", "curves", "windows", "skipped"}``.
 
     ``rows``: one per optimizer and budget (:func:`~phymo.optimizer.bench_stats.rows_for`), then the
     reference's (``budget`` None); ``curves``: median loss ratio against evaluations and seconds at the
     largest budget; ``windows``: every run's losses and seconds; ``skipped``: windows that could not be
-    simulated from their start.
+    simulated from their start. ``config``: the physics settings (default the reconstruction's); ``settings``:
+    the optimizers' (an :class:`~phymo.optimizer.OptimizerConfig`, default the reconstruction's).
     """
     from phymo.physics import ReconstructConfig
     from phymo.physics.sequence import one_thread
 
-    config = config or ReconstructConfig()
+    from .registry import OptimizerConfig
+
+    config, settings = config or ReconstructConfig(), settings or OptimizerConfig()
     chosen = spread_windows([(p, clip_frames(p)) for p in split_files(root, split)], windows, config.windows.window)
     with one_thread():
-        runs, skipped = measure(chosen, max(budgets), lbfgs_cap, config, progress)
+        runs, skipped = measure(chosen, max(budgets), lbfgs_cap, config, settings, progress)
     if not runs[REFERENCE]:
         from phymo.data.errors import PhymoError
         raise PhymoError(f"none of the {len(chosen)} windows of the {split!r} split could be simulated from its start")
     settings = {"root": str(root), "split": split, "windows": windows, "budgets": sorted(budgets),
                 "lbfgs_cap": lbfgs_cap, "convergence": asdict(CONVERGENCE), "observation_seed": OBS_SEED,
-                "window_frames": config.windows.window}
+                "window_frames": config.windows.window, "optimizer_settings": asdict(settings)}
     return {"settings": settings, **summarize(runs, budgets), "skipped": skipped}

@@ -50,8 +50,9 @@ def test_every_optimizer_gets_exactly_the_budget_from_the_same_start(result):
 
 
 @needs_data
-def test_budgeted_lbfgs_is_the_prefix_of_its_converging_run(result):
+def test_budgeted_lbfgs_is_the_prefix_of_its_converging_run_and_settings_reach_the_optimizers(result):
     res, config = result
+    from phymo.optimizer import OptimizerConfig
     from phymo.optimizer.physics_tasks import prepared_clip
 
     name = next(w["window"] for w in res["windows"])
@@ -60,10 +61,14 @@ def test_budgeted_lbfgs_is_the_prefix_of_its_converging_run(result):
     problem = prepared_clip(str(path), PB.OBS_SEED, config).window(start, start + config.windows.window)
     try:
         alone = PB.solve(problem, "lbfgs", max(BUDGETS))
+        smaller = PB.solve(problem, "optimus", 2, settings=OptimizerConfig(step_scale=1e-4))
     finally:
         problem.close()
     ref = next(w for w in res["windows"] if w["window"] == name and w["optimizer"] == "lbfgs_converged")
     assert list(alone.losses) == ref["losses"][:max(BUDGETS)]
+    # the optimizers' settings reach them: another step scale, another second iterate
+    default = next(w for w in res["windows"] if w["window"] == name and w["optimizer"] == "optimus")
+    assert smaller.losses[0] == default["losses"][0] and smaller.losses[1] != default["losses"][1]
 
 
 @needs_data
