@@ -28,7 +28,7 @@ class Run:
     window: str
     losses: tuple[float, ...]
     seconds: tuple[float, ...]
-    stopped: str  #: "budget", "converged", "diverged" (a rollout blew up and ended the solve) or "steps"
+    stopped: str  #: "budget" (spent), "converged", "diverged" (a rollout blew up and ended the solve) or "steps"
 
     def best(self, evals: int | None = None) -> np.ndarray:
         """Running best loss over the first ``evals`` evaluations (non-finite losses count as ``inf``)."""

@@ -1,7 +1,7 @@
 """The optimizers on the same physics windows at the same evaluation budget (``phymo bench physics-optimizers``).
 
 Windows: ``n`` windows of the reconstruction's length spread over the clips of a split of the mocap corpus
-(:func:`spread_windows`: as many per clip as the clips allow, evenly spaced starts), observations
+(:func:`spread_windows`: an equal share per clip, evenly spaced starts), observations
 synthesized with the fixed seed :data:`OBS_SEED`, each built by the reconstruction's own builder
 (:meth:`phymo.physics.PreparedSequence.window`: refined reference, stance pins, the tracking pass's knots as
 the start). Every optimizer solves every window from that same start with
@@ -15,9 +15,11 @@ L-BFGS runs once per window: at least the largest budget, then on until it conve
 or reaches ``lbfgs_cap`` evaluations. That run is the reference (``lbfgs_converged``: its best loss is the
 target every optimizer is measured against), and its first ``budget`` evaluations are the ``lbfgs`` row at
 that budget: a solve does not depend on how many evaluations follow, so the prefix is the budgeted run. A
-trial point of its line search whose rollout diverges counts as an evaluation and is backtracked from; an
-iterate of the other optimizers that diverges ends their solve (as in the reconstruction, the best
-iterate is kept). Smaller budgets are prefixes of the largest one in the same way.
+trial point of its line search whose rollout diverges counts as an evaluation and is backtracked from (in
+the reconstruction, :func:`~phymo.physics.solve_window` ends the solve at the first diverged rollout, which
+stops L-BFGS at its first, too long, trial step); an iterate of the other optimizers that diverges ends
+their solve, as in the reconstruction (the best iterate is kept). Smaller budgets are prefixes of the
+largest one in the same way.
 """
 
 from __future__ import annotations
@@ -105,7 +107,8 @@ def solve(problem, name: str, budget: int, convergence: Convergence | None = Non
         solve_window(problem, Solver(make, budget, base.name))  # each step makes at least one evaluation
     wrap = made[0]
     losses, seconds = zip(*wrap.log, strict=True)
-    return Run(name, "", tuple(losses), tuple(seconds), wrap.stopped or "steps")
+    stopped = wrap.stopped or ("budget" if len(losses) >= budget else "steps")
+    return Run(name, "", tuple(losses), tuple(seconds), stopped)
 
 
 def run_window(problem, window: str, budget: int, lbfgs_cap: int, order: int = 0, settings=None) -> dict[str, Run]:
