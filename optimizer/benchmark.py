@@ -1,4 +1,5 @@
-"""Optimizer benchmark on held-out test-function instances (``phymo bench optimizers``).
+"""Optimizer benchmark on held-out test-function instances (``phymo bench optimizers``); the physics windows
+have their own, per evaluation (:mod:`phymo.optimizer.physics_bench`).
 
 For each family and dimension, every optimizer runs ``K`` iterations from the same held-out
 instances (seeds >= ``tasks.HELD_OUT_SEED``). Reported per (task, dim, optimizer): the median final
@@ -104,49 +105,3 @@ def run(quick: bool) -> list[dict]:
         for d in dims:
             rows += compare(families, d, iters, seeds if d < 1000 else max(2, seeds // 2), device=dev)
     return rows
-
-
-#: optimizers of the physics-window benchmark (L-BFGS is left out: its line search spends up to ~20
-#: evaluations per step, so a step budget does not compare it; ``phymo evaluate --optimizer`` does)
-PHYSICS_OPTIMIZERS = ("adam", "optimus", "adafac_mlp")
-
-
-def run_physics(quick: bool, root=None) -> list[dict]:
-    """Optimizers on held-out physics windows (``phymo bench physics-optimizers``).
-
-    The middle window of each clip of the mocap corpus's test split (``root``: default ``../shared/data``),
-    started from the tracking pass, in the learned optimizers' units (Adam's lr 1 there is the
-    reconstruction's 1e-3). Learned optimizers run their physics weights; Optimus also with its
-    function weights (``optimus/functions``). Per window and optimizer: initial and best loss over
-    ``iters`` steps (the reconstruction keeps the best iterate), ``log10_best_over_initial`` and the mean
-    wall time per step; a window whose start already diverges is skipped.
-    """
-    from phymo.pose.benchmark import default_data_dir
-
-    from .physics_tasks import middle_window_tasks
-    from .weights import load_shipped
-
-    tasks = middle_window_tasks(root or default_data_dir(), "test")
-    tasks, iters = (tasks[:2], 5) if quick else (tasks, 20)
-    runs = [(name, name, {name: load_shipped(name, "physics")} if name != "adam" else None)
-            for name in PHYSICS_OPTIMIZERS]
-    runs.append(("optimus/functions", "optimus", {"optimus": load_shipped("optimus")}))
-    windows = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for task in tasks:
-            f0 = float(task.loss(task.x0))
-            if not math.isfinite(f0):
-                continue
-            for label, name, nets in runs:
-                trace, ms = run_one(name, task, iters, nets)
-                best = min(v for v in trace if math.isfinite(v))
-                windows.append({"task": task.name, "optimizer": label, "initial": f0, "best": best,
-                                "log10_best_over_initial": math.log10(best / f0), "ms_per_step": ms, "iters": iters})
-    means = []
-    for label, *_ in runs:
-        mine = [r for r in windows if r["optimizer"] == label]
-        means.append({"task": "mean", "optimizer": label,
-                      "log10_best_over_initial": statistics.mean(r["log10_best_over_initial"] for r in mine),
-                      "ms_per_step": statistics.mean(r["ms_per_step"] for r in mine), "iters": iters})
-    return windows + means

@@ -34,11 +34,22 @@ def test_user_error_becomes_one_line_and_exit_2(monkeypatch, capsys):
 
 def test_bench_table_and_json(tmp_path, monkeypatch, capsys):
     rows = [{"task": "ackley", "dim": 2, "ms": 0.123456}, {"task": "levy", "dim": 10, "extra": "x"}]
-    monkeypatch.setitem(bench.BENCHMARKS, "fake", "tests.fake:run")
-    monkeypatch.setattr(bench.importlib, "import_module", lambda _m: type("M", (), {"run": lambda quick: rows}))
-    args = type("A", (), {"name": "fake", "json": tmp_path / "out" / "b.json", "quick": True})()
-    assert bench.run(args) == 0
+    seen = {}
+
+    def fake(quick, size):
+        seen.update(quick=quick, size=size)
+        return rows
+
+    def options(parser):
+        parser.add_argument("--size", type=int, default=3)
+
+    monkeypatch.setitem(bench.BENCHMARKS, "fake", bench.Benchmark("tests.fake:run", "a fake", options))
+    monkeypatch.setattr(bench, "_call", lambda _target: fake)
+    assert cli.main(["bench", "fake", "--quick", "--size", "5", "--json", str(tmp_path / "out" / "b.json")]) == 0
+    assert seen == {"quick": True, "size": 5}  # the benchmark's own option reaches it
     out = capsys.readouterr().out.splitlines()
     assert out[0].split() == ["task", "dim", "ms", "extra"]
     assert out[2].split() == ["ackley", "2", "0.1235"]
-    assert json.loads((tmp_path / "out" / "b.json").read_text()) == rows
+    assert json.loads((tmp_path / "out" / "b.json").read_text()) == {"benchmark": "fake", "rows": rows}
+    with pytest.raises(SystemExit):
+        cli.main(["bench", "optimizers", "--size", "5"])  # another benchmark does not take it

@@ -25,11 +25,3 @@ def test_first_below():
 def test_quick_benchmark_runs():
     rows = B.run(quick=True)
     assert {r["dim"] for r in rows} == {2, 10, 100}
-
-
-@pytest.mark.slow
-def test_quick_physics_window_benchmark_runs():
-    rows = B.run_physics(quick=True)
-    means = {r["optimizer"]: r for r in rows if r["task"] == "mean"}
-    assert set(means) == {*B.PHYSICS_OPTIMIZERS, "optimus/functions"}
-    assert all(r["ms_per_step"] > 0 for r in rows)

@@ -1,0 +1,207 @@
+"""The optimizers on the same physics windows at the same evaluation budget (``phymo bench physics-optimizers``).
+
+Windows: ``n`` windows of the reconstruction's length spread over the clips of a split of the mocap corpus
+(:func:`spread_windows`: an equal share per clip, evenly spaced starts), observations
+synthesized with the fixed seed :data:`OBS_SEED`, each built by the reconstruction's own builder
+(:meth:`phymo.physics.PreparedSequence.window`: refined reference, stance pins, the tracking pass's knots as
+the start). Every optimizer solves every window from that same start with
+:func:`phymo.physics.solve_window` under an :class:`~phymo.optimizer.eval_budget.EvaluationBudget`, set up
+as the reconstruction sets it up (:func:`phymo.optimizer.window_solver` of an
+:class:`~phymo.optimizer.OptimizerConfig` with only the optimizer changed), in an order that rotates from
+window to window so that changes in the machine's load fall on all of them alike.
+
+L-BFGS runs once per window: at least the largest budget, then on until it converges
+(:class:`~phymo.optimizer.eval_budget.Convergence`: less than 1e-4 relative progress over 30 evaluations)
+or reaches ``lbfgs_cap`` evaluations. That run is the reference (``lbfgs_converged``: its best loss is the
+target every optimizer is measured against), and its first ``budget`` evaluations are the ``lbfgs`` row at
+that budget: a solve does not depend on how many evaluations follow, so the prefix is the budgeted run. A
+trial point of its line search whose rollout diverges counts as an evaluation and is backtracked from (in
+the reconstruction, :func:`~phymo.physics.solve_window` ends the solve at the first diverged rollout, which
+stops L-BFGS at its first, too long, trial step); an iterate of the other optimizers that diverges ends
+their solve, as in the reconstruction (the best iterate is kept). Smaller budgets are prefixes of the
+largest one in the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+from .bench_stats import Run, curves, rows_for
+from .eval_budget import Convergence, EvaluationBudget
+
+log = logging.getLogger(__name__)
+
+#: the optimizers compared at the budget (L-BFGS's row is the prefix of its reference run)
+COMPARED = ("optimus", "adam", "adafac_mlp", "lbfgs")
+#: the label of L-BFGS run to its own convergence
+REFERENCE = "lbfgs_converged"
+#: observation seed of every window (camera, noise, dropouts)
+OBS_SEED = 0
+#: the convergence rule of the reference run
+CONVERGENCE = Convergence(patience=30, rtol=1e-4)
+#: default cap on the reference run's evaluations
+LBFGS_CAP = 200
+
+
+@dataclass(frozen=True)
+class BenchWindow:
+    """Frames ``[start, stop)`` of the BVH file ``path``."""
+
+    path: Path
+    start: int
+    stop: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.path.stem}@{self.start}"
+
+
+def spread_windows(clips: list[tuple[Path, int]], n: int, length: int) -> list[BenchWindow]:
+    """``n`` windows of ``length`` frames over ``clips`` (``(path, frames)``): an equal share per clip (the first
+    clips one more where ``n`` does not divide), starts at the centres of equal parts of each clip's range
+    of starts. A clip shorter than ``length`` gives one window over all of it; duplicate starts are dropped."""
+    out = []
+    for i, (path, frames) in enumerate(clips):
+        k = n // len(clips) + (i < n % len(clips))
+        span = max(frames - length, 0)
+        starts = sorted({round((j + 0.5) * span / k) for j in range(k)})
+        out += [BenchWindow(path, s, min(s + length, frames)) for s in starts]
+    return out
+
+
+def split_files(root: str | Path, split: str) -> list[Path]:
+    """The BVH files of ``split`` (``train``, ``validation``, ``test`` or ``all``) of the corpus at ``root``."""
+    from phymo.data.errors import InputNotFoundError
+    from phymo.data.mocap import MocapCorpus
+
+    corpus = MocapCorpus(root)
+    files = corpus.files() if split == "all" else corpus.split(split)
+    if not files:
+        raise InputNotFoundError(f"{root}: no BVH files in the corpus's {split!r} split")
+    return files
+
+
+def solve(problem, name: str, budget: int, convergence: Convergence | None = None, settings=None) -> Run:
+    """Optimizer ``name`` on ``problem`` (a :class:`phymo.physics.WindowProblem`) for ``budget`` evaluations, set
+    up as the reconstruction sets it up from ``settings`` (an :class:`~phymo.optimizer.OptimizerConfig`, default
+    the reconstruction's; its optimizer and steps are replaced); ``convergence`` may stop it earlier."""
+    from phymo.physics import SimulationDiverged, Solver, solve_window
+    from phymo.physics.sequence import one_thread
+
+    from .registry import OptimizerConfig, window_solver
+
+    base = window_solver(replace(settings or OptimizerConfig(), optimizer=name, steps=budget), device="cpu")
+    made: list[EvaluationBudget] = []
+
+    def make(x):
+        made.append(EvaluationBudget(base.make(x), x, budget, convergence, SimulationDiverged,
+                                     backtrack=name == "lbfgs"))
+        return made[0]
+
+    with one_thread(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        solve_window(problem, Solver(make, budget, base.name))  # each step makes at least one evaluation
+    wrap = made[0]
+    losses, seconds = zip(*wrap.log, strict=True)
+    stopped = wrap.stopped or ("budget" if len(losses) >= budget else "steps")
+    return Run(name, "", tuple(losses), tuple(seconds), stopped)
+
+
+def run_window(problem, window: str, budget: int, lbfgs_cap: int, order: int = 0, settings=None) -> dict[str, Run]:
+    """Every optimizer of :data:`COMPARED` on one window (with ``settings``, see :func:`solve`), plus the L-BFGS
+    reference (``REFERENCE``); ``order`` rotates the order in which they run."""
+    names = [n for n in COMPARED if n != "lbfgs"] + [REFERENCE]
+    names = names[order % len(names):] + names[:order % len(names)]
+    runs = {}
+    for name in names:
+        if name == REFERENCE:
+            rule = Convergence(CONVERGENCE.patience, CONVERGENCE.rtol, after=budget)
+            ref = solve(problem, "lbfgs", lbfgs_cap, rule)
+            runs[REFERENCE] = Run(REFERENCE, window, ref.losses, ref.seconds, ref.stopped)
+            runs["lbfgs"] = Run("lbfgs", window, ref.losses, ref.seconds, ref.stopped).truncated(budget)
+        else:
+            r = solve(problem, name, budget, settings=settings)
+            runs[name] = Run(name, window, r.losses, r.seconds, r.stopped)
+    return runs
+
+
+def clip_frames(path: Path) -> int:
+    """Frames of a BVH file once resampled as the physics tasks resample it."""
+    from phymo.data.retarget import load_bvh_motion
+
+    from .physics_tasks import FPS
+
+    return load_bvh_motion(path).resample(FPS).num_frames
+
+
+def measure(windows: list[BenchWindow], budget: int, lbfgs_cap: int, config, settings=None, progress=log.info):
+    """Every window's runs (:func:`run_window`) as ``(runs per optimizer, skipped windows)``; a window whose
+    tracking pass or start diverges is skipped, with the reason."""
+    from phymo.physics import SimulationDiverged
+
+    from .physics_tasks import prepared_clip
+
+    runs: dict[str, list[Run]] = {name: [] for name in (*COMPARED, REFERENCE)}
+    skipped = []
+    for i, w in enumerate(windows):
+        try:
+            problem = prepared_clip(str(w.path), OBS_SEED, config).window(w.start, w.stop)
+        except SimulationDiverged as e:
+            skipped.append({"window": w.name, "reason": f"tracking pass diverged: {e}"})
+            continue
+        try:
+            got = run_window(problem, w.name, budget, lbfgs_cap, order=i, settings=settings)
+        finally:
+            problem.close()
+        if not math.isfinite(got[REFERENCE].initial):
+            skipped.append({"window": w.name, "reason": "the start's rollout diverged"})
+            continue
+        for name, r in got.items():
+            runs[name].append(r)
+        progress(f"window {i + 1}/{len(windows)} {w.name}: " + ", ".join(
+            f"{n} {r.final / r.initial:.4f} ({len(r.losses)} evals)" for n, r in got.items()))
+    return runs, skipped
+
+
+def summarize(runs: dict[str, list[Run]], budgets: tuple[int, ...]) -> dict:
+    """``rows`` (per optimizer and budget, then the reference's), ``curves`` and every run of ``runs``."""
+    runs = dict(runs)
+    reference = runs.pop(REFERENCE)
+    rows = [row for b in sorted(budgets) for row in rows_for(runs, reference, b)]
+    rows += rows_for({REFERENCE: reference}, reference, None)
+    shown = {name: rs for name, rs in runs.items() if name != "lbfgs"}  # its curve is the reference's prefix
+    return {"rows": rows, "curves": curves({**shown, REFERENCE: reference}),
+            "windows": [{"window": r.window, "optimizer": r.optimizer, "stopped": r.stopped, "losses": list(r.losses),
+                         "seconds": list(r.seconds)} for rs in (*runs.values(), reference) for r in rs]}
+
+
+def compare(root: str | Path, split: str = "test", windows: int = 40, budgets: tuple[int, ...] = (6,),
+            lbfgs_cap: int = LBFGS_CAP, config=None, settings=None, progress=log.info) -> dict:
+    """The comparison (module docstring): ``{"settings", "rows", "curves", "windows", "skipped"}``.
+
+    ``rows``: one per optimizer and budget (:func:`~phymo.optimizer.bench_stats.rows_for`), then the
+    reference's (``budget`` None); ``curves``: median loss ratio against evaluations and seconds at the
+    largest budget; ``windows``: every run's losses and seconds; ``skipped``: windows that could not be
+    simulated from their start. ``config``: the physics settings (default the reconstruction's); ``settings``:
+    the optimizers' (an :class:`~phymo.optimizer.OptimizerConfig`, default the reconstruction's).
+    """
+    from phymo.physics import ReconstructConfig
+    from phymo.physics.sequence import one_thread
+
+    from .registry import OptimizerConfig
+
+    config, settings = config or ReconstructConfig(), settings or OptimizerConfig()
+    chosen = spread_windows([(p, clip_frames(p)) for p in split_files(root, split)], windows, config.windows.window)
+    with one_thread():
+        runs, skipped = measure(chosen, max(budgets), lbfgs_cap, config, settings, progress)
+    if not runs[REFERENCE]:
+        from phymo.data.errors import PhymoError
+        raise PhymoError(f"none of the {len(chosen)} windows of the {split!r} split could be simulated from its start")
+    settings = {"root": str(root), "split": split, "windows": windows, "budgets": sorted(budgets),
+                "lbfgs_cap": lbfgs_cap, "convergence": asdict(CONVERGENCE), "observation_seed": OBS_SEED,
+                "window_frames": config.windows.window, "optimizer_settings": asdict(settings)}
+    return {"settings": settings, **summarize(runs, budgets), "skipped": skipped}

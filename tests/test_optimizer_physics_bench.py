@@ -1,0 +1,100 @@
+"""``phymo bench physics-optimizers``: every optimizer gets exactly the budget's evaluations on the very same
+windows, L-BFGS's budgeted row is the prefix of its run to convergence, and that run is the target."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from phymo.app import bench, bench_physics, cli
+from phymo.optimizer import physics_bench as PB
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+needs_data = pytest.mark.skipif(not (SHARED / "bandai-namco-motiondataset").is_dir(),
+                                reason="shared mocap data not present")
+BUDGETS, CAP = (2, 3), 8
+
+
+def test_windows_spread_evenly_over_every_clip():
+    clips = [(Path("a.bvh"), 100), (Path("b.bvh"), 40), (Path("c.bvh"), 10)]
+    ws = PB.spread_windows(clips, 7, 15)
+    per_clip = {p: [w for w in ws if w.path == p] for p, _ in clips}
+    assert [len(v) for v in per_clip.values()] == [3, 2, 1]  # 7 = 3 + 2 + 2, the short clip has one window
+    assert [w.start for w in per_clip[Path("a.bvh")]] == [14, 42, 71]  # centres of thirds of 0..85
+    assert all(w.stop - w.start == 15 for w in ws[:5]) and (ws[-1].start, ws[-1].stop) == (0, 10)
+
+
+@pytest.fixture(scope="module")
+def result():
+    from phymo.physics import ReconstructConfig, WindowConfig
+
+    config = ReconstructConfig(windows=WindowConfig(window=6, overlap=2))
+    return PB.compare(SHARED, "validation", windows=2, budgets=BUDGETS, lbfgs_cap=CAP, config=config,
+                      progress=lambda _s: None), config
+
+
+@needs_data
+def test_every_optimizer_gets_exactly_the_budget_from_the_same_start(result):
+    res, _ = result
+    runs = {(w["optimizer"], w["window"]): w for w in res["windows"]}
+    windows = sorted({w for _, w in runs})
+    assert len(windows) == 2 and not res["skipped"]
+    for w in windows:
+        ref = runs["lbfgs_converged", w]
+        assert max(BUDGETS) <= len(ref["losses"]) <= CAP
+        for name in PB.COMPARED:
+            r = runs[name, w]
+            assert len(r["losses"]) == len(r["seconds"]) == max(BUDGETS) or r["stopped"] == "diverged"
+            assert r["losses"][0] == ref["losses"][0]  # the same window, the same start
+        assert runs["lbfgs", w]["losses"] == ref["losses"][:max(BUDGETS)]
+
+
+@needs_data
+def test_budgeted_lbfgs_is_the_prefix_of_its_converging_run_and_settings_reach_the_optimizers(result):
+    res, config = result
+    from phymo.optimizer import OptimizerConfig
+    from phymo.optimizer.physics_tasks import prepared_clip
+
+    name = next(w["window"] for w in res["windows"])
+    path = next(p for p in PB.split_files(SHARED, "validation") if p.stem == name.split("@")[0])
+    start = int(name.split("@")[1])
+    problem = prepared_clip(str(path), PB.OBS_SEED, config).window(start, start + config.windows.window)
+    try:
+        alone = PB.solve(problem, "lbfgs", max(BUDGETS))
+        smaller = PB.solve(problem, "optimus", 2, settings=OptimizerConfig(step_scale=1e-4))
+    finally:
+        problem.close()
+    ref = next(w for w in res["windows"] if w["window"] == name and w["optimizer"] == "lbfgs_converged")
+    assert list(alone.losses) == ref["losses"][:max(BUDGETS)]
+    # the optimizers' settings reach them: another step scale, another second iterate
+    default = next(w for w in res["windows"] if w["window"] == name and w["optimizer"] == "optimus")
+    assert smaller.losses[0] == default["losses"][0] and smaller.losses[1] != default["losses"][1]
+
+
+@needs_data
+def test_rows_compare_with_the_reference_and_the_figure_is_drawn(result, tmp_path):
+    res, _ = result
+    rows = res["rows"]
+    assert [(r["optimizer"], r["budget"]) for r in rows] == \
+        [(n, b) for b in BUDGETS for n in PB.COMPARED] + [("lbfgs_converged", None)]
+    ref = rows[-1]
+    assert ref["evals_to_lbfgs_final_median"] == ref["lbfgs_evals_median"] and ref["loss_ratio_median"] <= 1.0
+    for r in rows[:-1]:
+        assert r["lbfgs_evals_median"] == ref["lbfgs_evals_median"] and r["windows"] == 2
+    printed = bench_physics.table(rows)
+    assert printed[-1]["budget"] == "converged" and printed[-1]["wins vs Adam"] == "-"
+    bench_physics.plot(res, tmp_path / "curves.png")
+    assert (tmp_path / "curves.png").stat().st_size > 10_000
+    json.dumps(bench._json_safe(res), allow_nan=False)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--budget", "5", "--lbfgs-cap", "3"], "--lbfgs-cap 3 is below the largest --budget 5"),
+    (["--windows", "0"], "--windows and every --budget must be at least 1"),
+    (["--json", "out.txt"], "ending in .json"),
+])
+def test_bad_options_fail_in_one_line_before_any_work(argv, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["bench", "physics-optimizers", *argv]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("phymo bench: error: ") and message in err[0]
