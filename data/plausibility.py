@@ -51,11 +51,6 @@ class FootContact:
         ankle_standing, toe_standing: heights of the ankle and toe joints above the sole when the foot
             stands flat, metres; the lowest foot point is a joint's height minus its standing height
             (:func:`floating`). A reconstruction passes its body's own (``Body.foot_heights``).
-        stance_height: the physics' stance detection on its reference (where it plans ground forces and pins
-            the feet): a foot joint within this height of its own lowest height over the clip (5th
-            percentile), and slow, is in stance. Looser than contact, as a kinematic estimate's feet jitter:
-            with the contact heights instead, the mocap test split's residual force rose from 128 to 215 N
-            and its foot skating from 0.273 to 0.302 (docs/results.md).
     """
 
     ankle_height: float = 0.09
@@ -63,7 +58,6 @@ class FootContact:
     slide_speed: float = 0.2
     ankle_standing: float = 0.075
     toe_standing: float = 0.0
-    stance_height: float = 0.08
 
     def heights(self, joint_names: Sequence[str]) -> np.ndarray:
         """``(F,)`` contact heights of foot joints named ``*ankle`` or ``*toe``, metres."""

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from phymo.data import FOOT_CONTACT, Motion, Observations, axis_angle_to_quat, forward_kinematics, quat_mul
+from phymo.data import FOOT_CONTACT, FOOT_JOINTS, Motion, Observations, axis_angle_to_quat, forward_kinematics, quat_mul
 
 from .body import Body, motion_to_qpos, qpos_to_motion, site_positions
 from .loss import LossWeights, WindowTargets, window_loss
@@ -70,11 +70,11 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
 def stance_pins(body: Body, motion: Motion, speed: float = 1.0, min_frames: int = 3) -> tuple[np.ndarray, np.ndarray]:
     """Stance of the foot joints (:meth:`Body.foot_sites`) and where each stance run is pinned.
 
-    A foot joint is in stance in a frame when it is within ``FOOT_CONTACT.stance_height`` of its 5th-percentile
-    height over the motion (:data:`phymo.data.metrics.FOOT_CONTACT`) and its (smoothed) horizontal speed is
-    below ``speed`` m/s, for at least ``min_frames`` consecutive frames. Each run is pinned at its median
-    horizontal position, at the joint's standing height (:meth:`Body.foot_heights`). Returns the pins
-    ``(T, 4, 3)`` (NaN outside stance) and the stance mask ``(T, 4)``.
+    A foot joint is in stance in a frame when it is in contact (:data:`phymo.data.metrics.FOOT_CONTACT`)
+    and its (smoothed) horizontal speed is below ``speed`` m/s, for at least ``min_frames`` consecutive
+    frames. Each run is pinned at its median horizontal position, at the joint's standing height
+    (:meth:`Body.foot_heights`). Returns the pins ``(T, 4, 3)`` (NaN outside stance) and the stance mask
+    ``(T, 4)``.
     """
     p = motion.positions()
     t, feet = len(p), body.foot_sites()
@@ -85,8 +85,7 @@ def stance_pins(body: Body, motion: Motion, speed: float = 1.0, min_frames: int 
     fp = p[:, feet]
     xy = smooth_frames(fp[..., :2].reshape(t, -1), 1.0).reshape(t, len(feet), 2)
     vel = np.linalg.norm(np.gradient(xy, 1.0 / motion.fps, axis=0), axis=-1)
-    low = np.percentile(fp[..., 2], 5, axis=0)
-    stance = (fp[..., 2] <= low + FOOT_CONTACT.stance_height) & (vel <= speed)
+    stance = FOOT_CONTACT.in_contact(fp, FOOT_JOINTS) & (vel <= speed)
     rest = body.foot_heights()
     for j in range(len(feet)):
         for a, b in _runs(stance[:, j]):

@@ -253,6 +253,4 @@ def test_recovery_on_cmu_walk():
     ch = truth[:, feet, 2].min(axis=0) + 0.03  # contact: within 3 cm of each foot joint's lowest true height
     sk_kin = metrics.foot_skating(kin, 30.0, feet, contact_height=ch)
     sk_phys = metrics.foot_skating(phys, 30.0, feet, contact_height=ch)
-    # the slide speed of feet in contact halves (2026-11-30: 0.918 -> 0.465 m/s, 0.51x; 0.49x before the joint-range
-    # table and the seams changed the trajectories: the bound is 0.55x)
-    assert sk_phys.mean_slide_speed <= 0.55 * sk_kin.mean_slide_speed
+    assert sk_phys.mean_slide_speed <= 0.5 * sk_kin.mean_slide_speed
