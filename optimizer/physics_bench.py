@@ -90,7 +90,7 @@ def solve(problem, name: str, budget: int, convergence: Convergence | None = Non
     up as the reconstruction sets it up from ``settings`` (an :class:`~phymo.optimizer.OptimizerConfig`, default
     the reconstruction's; its optimizer and steps are replaced); ``convergence`` may stop it earlier."""
     from phymo.physics import SimulationDiverged, Solver, solve_window
-    from phymo.physics.sequence import one_thread
+    from phymo.physics.window import one_thread
 
     from .registry import OptimizerConfig, window_solver
 
@@ -190,7 +190,7 @@ def compare(root: str | Path, split: str = "test", windows: int = 40, budgets: t
     the optimizers' (an :class:`~phymo.optimizer.OptimizerConfig`, default the reconstruction's).
     """
     from phymo.physics import ReconstructConfig
-    from phymo.physics.sequence import one_thread
+    from phymo.physics.window import one_thread
 
     from .registry import OptimizerConfig
 

@@ -125,9 +125,8 @@ class Simulator:
         self.body = body
         self.model = body.model
         self.model.opt.timestep = 1.0 / (fps * substeps)
-        self.num_frames, self.fps, self.substeps = num_frames, fps, substeps
+        self.num_frames, self.substeps = num_frames, substeps
         self.W = knot_matrix(num_frames, substeps, knot_every, interp)
-        self.interp = interp
         self.knot_every = knot_every
         self.threads = threads or default_threads()
         self.eps = eps

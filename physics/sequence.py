@@ -17,14 +17,12 @@ window's :class:`WindowRecord` says which. Finished windows are cached (:mod:`ph
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from threadpoolctl import threadpool_limits
 
 from phymo.data import G, Motion, Observations
 
@@ -37,14 +35,15 @@ from .loss import WindowTargets
 from .reference import tracking_reference
 from .simulate import SimulationDiverged
 from .tracking import reference_state, tracking_gains, tracking_knots
-from .window import IterLog, Solver, WindowProblem, WindowStatus, solve_window
+from .window import IterLog, Solver, WindowProblem, WindowStatus, one_thread, solve_window
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class WindowRecord:
-    """What became of one window: frames ``[start, stop)`` solved, ``[used_from, used_to)`` in the output.
+    """What became of one window: frames ``[start, stop)`` solved, ``[start, used_to)`` in the output (up to
+    the next window's start, which starts from this one's state there: windows join without a seam).
 
     ``reason`` says why it was re-solved or fell back ('' when optimized); ``loss`` is the best window loss
     (NaN when it fell back); ``steps`` optimizer steps and ``len(trace)`` loss evaluations were spent on the
@@ -53,7 +52,6 @@ class WindowRecord:
 
     start: int
     stop: int
-    used_from: int
     used_to: int
     status: WindowStatus
     reason: str
@@ -61,6 +59,10 @@ class WindowRecord:
     steps: int
     trace: tuple[IterLog, ...]
     cached: bool
+
+    @property
+    def used_from(self) -> int:
+        return self.start
 
     @property
     def fell_back(self) -> bool:
@@ -128,6 +130,7 @@ class PreparedSequence:
     pins: np.ndarray | None
     stance: np.ndarray | None
 
+    @one_thread()
     def window(self, start: int, stop: int, state: tuple[np.ndarray, np.ndarray] | None = None,
                pole: float | None = None) -> WindowProblem:
         """The problem of frames ``[start, stop)``: simulator, loss targets and the tracking pass's knots.
@@ -143,7 +146,8 @@ class PreparedSequence:
         sim = Simulator(body, obs.num_frames, obs.fps, cfg.simulation.substeps, cfg.simulation.knot_every,
                         threads=cfg.simulation.threads)
         stance = None if self.stance is None else self.stance[start:stop]
-        targets = WindowTargets.from_arrays(obs.keypoints_2d, obs.confidence, ref.positions(), obs.camera, obs.fps,
+        ref_positions = ref.positions()
+        targets = WindowTargets.from_arrays(obs.keypoints_2d, obs.confidence, ref_positions, obs.camera, obs.fps,
                                             body.foot_sites(), body.nu - body.num_residual,
                                             None if stance is None else self.pins[start:stop],
                                             None if stance is None else stance.astype(np.float64))
@@ -161,21 +165,7 @@ class PreparedSequence:
                 log.warning("window at frame %d: the tracking pass diverged with pole %.2f (%s); retrying with %.2f",
                             start, p, e, poles[attempt + 1])
         return WindowProblem(start, stop, sim, qpos0, torch.as_tensor(np.concatenate([np.zeros(body.nv), qvel0])),
-                             targets, cfg.weights, knots0, ref.positions())
-
-
-@contextlib.contextmanager
-def one_thread():
-    """BLAS and torch on one thread. The arrays here are small, and a multi-threaded reduction sums in an
-    order that depends on the thread count (Ray workers get 1); contact dynamics amplify the last-bit
-    differences into different results, and every user of a window must see the same problem."""
-    torch_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with threadpool_limits(limits=1, user_api="blas"):
-            yield
-    finally:
-        torch.set_num_threads(torch_threads)
+                             targets, cfg.weights, knots0, ref_positions)
 
 
 def prepare(obs: Observations, config: ReconstructConfig, body: Body | None = None) -> PreparedSequence:
@@ -278,7 +268,7 @@ def _reconstruct(seq: PreparedSequence, solver: Solver, cache_dir: str | Path | 
         qpos[s:used_to], qvel[s:used_to], torques[s:used_to] = (arrays[k][:n] for k in ("qpos", "qvel", "torques"))
         fell_back = meta["status"] is WindowStatus.FELL_BACK
         state = None if fell_back or i + 1 == len(starts) else (arrays["qpos"][n], arrays["qvel"][n])
-        records.append(WindowRecord(s, e, s, used_to, meta["status"], meta["reason"], float(meta["loss"]),
+        records.append(WindowRecord(s, e, used_to, meta["status"], meta["reason"], float(meta["loss"]),
                                     meta["steps"], meta["trace"], cached))
     return Reconstruction(qpos_to_motion(body, qpos, seq.obs.fps), qpos, qvel, torques, body.actuator_names,
                           body.num_residual, body.config.mass * G, body.foot_heights(), tuple(records), seq.reference)

@@ -11,6 +11,7 @@ spirit of MuJoCo's ``minimize.py``.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import logging
 import time
@@ -20,6 +21,7 @@ from typing import Any, Protocol
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 
 from .adjoint import Simulator, differentiable_rollout
 from .loss import LossWeights, WindowTargets, window_loss
@@ -111,16 +113,32 @@ class WindowProblem:
         """Per frame ``qpos (F, nq)``, ``qvel (F, nv)``, torques ``(F, nu)`` (N m, N) of the rollout of
         ``knots``, and its mean joint distance from the reference, metres. Raises ``SimulationDiverged``."""
         sim, s = self.sim, self.sim.substeps
-        sim.run(self.qpos0, self.state0.numpy(), knots)
+        positions = sim.run(self.qpos0, self.state0.numpy(), knots)
         frames = np.arange(self.stop - self.start)
         ctrl = sim.last["ctrl"][np.minimum(frames * s, len(sim.last["ctrl"]) - 1)]
-        deviation = np.linalg.norm(sim.frame_positions(sim.last["qpos"]) - self.reference_positions, axis=-1).mean()
+        deviation = np.linalg.norm(positions - self.reference_positions, axis=-1).mean()
         return sim.last["qpos"][::s], sim.last["qvel"][::s], ctrl * sim.body.gear, float(deviation)
 
     def close(self) -> None:
         self.sim.close()
 
 
+@contextlib.contextmanager
+def one_thread():
+    """BLAS and torch on one thread. The arrays here are small, and a multi-threaded reduction sums in an
+    order that depends on the thread count (Ray workers get 1); contact dynamics amplify the last-bit
+    differences into different results, and every user of a window must see the same problem: building a
+    window (:meth:`~phymo.physics.PreparedSequence.window`) and solving it (:func:`solve_window`) run under it."""
+    torch_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with threadpool_limits(limits=1, user_api="blas"):
+            yield
+    finally:
+        torch.set_num_threads(torch_threads)
+
+
+@one_thread()
 def solve_window(problem: WindowProblem, solver: Solver, steps: int | None = None) -> Solution:
     """``steps`` (default ``solver.steps``) optimizer steps from the tracking pass's knots, each followed by
     clamping the knots to [-1, 1]; returns the best iterate, the last one included.
