@@ -34,7 +34,7 @@ from phymo.data import (
     SyntheticConfig,
     synthesize_observations,
 )
-from phymo.optimizer import OptimizerConfig
+from phymo.optimizer import OptimizerConfig, canonical_name
 from phymo.physics import ReconstructConfig
 
 
@@ -83,6 +83,8 @@ class EvalConfig:
             raise PhymoError(f"--max-frames must be at least 3 (acceleration needs 3 frames), got {self.max_frames}")
         if self.dataset != "multiview" and (self.reference is not None or self.use_calibration):
             raise PhymoError("--reference and --use-calibration apply to --dataset multiview only")
+        for name in self.compare:  # refused before any sequence is reconstructed
+            canonical_name(name)
 
 
 @dataclass(frozen=True)

@@ -120,38 +120,43 @@ def evaluate_sequence(spec: SequenceSpec, cfg: EvalConfig, cache_root: str | Non
     fps = sample.obs.fps
     rec = {"id": spec.id, "action": spec.action, "status": "ok", "num_frames": sample.obs.num_frames,
            "fps": fps, "per_frame": {}}
+    kin = sample.obs.kinematic_positions()
     if sample.physics is None:
         cache = None if cache_root is None else Path(cache_root) / _safe(spec.id) / cfg.optimizer.optimizer
         result, extras = _physics(sample, cfg, cache, reconstruct_fn)
         pos = result.motion.positions()
         if getattr(result, "reference", None) is not None:  # what the physics tracked, scored alike
             extras["reference_mpjpe"] = score(result.reference.positions(), sample, {})[0]["mpjpe"]
-        plaus = {"kinematic": plausibility(sample.obs.kinematic_positions(), fps, result),
+        plaus = {"kinematic": plausibility(kin, fps, result),
                  "physics": plausibility(pos, fps, result, residual=True)}
         if sample.gt_on_ground:  # reference for the plausibility metrics
             rec["ground_truth"] = plausibility(sample.gt, fps, result)
     else:
         pos, extras, plaus = sample.physics, dict(sample.physics_extras), sample.plausibility
-    rec["kinematic"], rec["per_frame"]["kinematic"] = score(sample.obs.kinematic_positions(), sample,
-                                                            plaus["kinematic"])
+    rec["kinematic"], rec["per_frame"]["kinematic"] = score(kin, sample, plaus["kinematic"])
     rec["physics"], rec["per_frame"]["physics"] = score(pos, sample, plaus["physics"])
     rec["physics"].update(extras)
     if sample.info:
         rec["info"] = sample.info
     if cfg.compare:
-        rec["optimizers"] = {n: compare_on_windows(sample.obs, cfg.reconstruct, cfg.optimizer, n) for n in cfg.compare}
+        from phymo.physics import prepare
+
+        seq = prepare(sample.obs, cfg.reconstruct)  # one per sequence: it does not depend on the optimizer
+        rec["optimizers"] = {n: compare_on_windows(sample.obs, cfg.reconstruct, cfg.optimizer, n, seq)
+                             for n in cfg.compare}
     rec["total_s"] = time.perf_counter() - t0
     return rec
 
 
-def compare_on_windows(obs, reconstruct_config, optimizer, name: str) -> dict:
+def compare_on_windows(obs, reconstruct_config, optimizer, name: str, seq=None) -> dict:
     """Optimizer ``name`` (with the step budget and sizes of :class:`~phymo.optimizer.OptimizerConfig`
     ``optimizer``) on every window of the sequence, each built by the reconstruction's window builder
     (:meth:`phymo.physics.PreparedSequence.window`) from the reference's state, so every optimizer sees the
-    very same problems. Returns the steps, seconds and ``(window, evaluation, loss, seconds)`` events."""
+    very same problems; ``seq``: ``obs`` already prepared (:func:`phymo.physics.prepare`). Returns the steps,
+    seconds and ``(window, evaluation, loss, seconds)`` events."""
     from phymo.physics import prepare, solve_window, window_starts
 
-    seq, solver = prepare(obs, reconstruct_config), _solver(optimizer, name)
+    seq, solver = seq or prepare(obs, reconstruct_config), _solver(optimizer, name)
     w = reconstruct_config.windows
     events, steps, t0 = [], 0, time.perf_counter()
     for k, s in enumerate(window_starts(obs.num_frames, w.window, w.overlap)):

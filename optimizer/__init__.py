@@ -6,6 +6,7 @@ Public surface (one name per line)::
     optimizer_factory(name, ...)         tensor -> optimizer over it (one per physics window)
     OptimizerConfig, window_solver       how physics windows are optimized, and its phymo.physics.Solver
     OPTIMIZERS, LEARNED                  registry: name -> factory; learned name -> fresh network
+    canonical_name(name)                 registry spelling of an optimizer's name, or a clear error
     Optimus, OptimusConfig               functional learned optimizer (init_state / step)
     LearnedAdapter                       torch.optim front over any functional learned optimizer
     Task, make_task                      test-function task suite
@@ -18,6 +19,7 @@ from .registry import (
     LEARNED,
     OPTIMIZERS,
     OptimizerConfig,
+    canonical_name,
     make_optimizer,
     optimizer_factory,
     resolve_device,
@@ -38,6 +40,7 @@ __all__ = [
     "OptimusConfig",
     "Task",
     "WeightsError",
+    "canonical_name",
     "load_weights",
     "make_optimizer",
     "make_task",
