@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from phymo.data import atomic_write_json
 from phymo.data.errors import PhymoError
 
 
@@ -104,17 +103,6 @@ def _fmt(v) -> str:
     return str(v)
 
 
-def _json_safe(v):
-    """``inf`` and NaN as ``null`` (JSON has neither)."""
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    if isinstance(v, dict):
-        return {k: _json_safe(x) for k, x in v.items()}
-    if isinstance(v, list | tuple):
-        return [_json_safe(x) for x in v]
-    return v
-
-
 def _call(target: str):
     module, func = target.split(":")
     return getattr(importlib.import_module(module), func)
@@ -130,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
     print(format_table(result.pop("table", result["rows"])))
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(_json_safe({"benchmark": args.name, **result}), indent=1))
+        atomic_write_json(args.json, {"benchmark": args.name, **result})
         print(f"wrote {args.json}")
         if bench.plot is not None:
             figure = args.json.with_suffix(".png")

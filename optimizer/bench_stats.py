@@ -82,14 +82,17 @@ def rows_for(runs: dict[str, list[Run]], reference: list[Run], budget: int | Non
     ref_hits = [r.reaching(t) for r, t in zip(reference, targets, strict=True)]
     cut = {name: [r if budget is None else r.truncated(budget) for r in rs] for name, rs in runs.items()}
     adam = [r.final for r in cut["adam"]] if "adam" in cut else None
+    ref_evals, ref_seconds = {}, {}  # the same in every row
+    _put(ref_evals, "lbfgs_evals_median", [h[0] for h in ref_hits])
+    _put(ref_seconds, "lbfgs_seconds_median", [h[1] for h in ref_hits])
     rows = []
     for name, rs in cut.items():
         hits = [r.reaching(t) for r, t in zip(rs, targets, strict=True)]
         row = {"optimizer": name, "budget": budget, "windows": len(rs)}
         _put(row, "evals_to_lbfgs_final_median", [h[0] for h in hits])
-        _put(row, "lbfgs_evals_median", [h[0] for h in ref_hits])
+        row.update(ref_evals)
         _put(row, "seconds_to_lbfgs_final_median", [h[1] for h in hits])
-        _put(row, "lbfgs_seconds_median", [h[1] for h in ref_hits])
+        row.update(ref_seconds)
         _put(row, "evals_fraction_of_lbfgs_median", [h[0] / g[0] for h, g in zip(hits, ref_hits, strict=True)])
         _put(row, "seconds_fraction_of_lbfgs_median", [h[1] / g[1] for h, g in zip(hits, ref_hits, strict=True)])
         _put(row, "loss_ratio_median", [r.final / r.initial for r in rs])

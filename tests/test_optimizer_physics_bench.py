@@ -1,12 +1,12 @@
 """``phymo bench physics-optimizers``: every optimizer gets exactly the budget's evaluations on the very same
 windows, L-BFGS's budgeted row is the prefix of its run to convergence, and that run is the target."""
 
-import json
 from pathlib import Path
 
 import pytest
 
-from phymo.app import bench, bench_physics, cli
+from phymo.app import bench_physics, cli
+from phymo.data import atomic_write_json
 from phymo.optimizer import physics_bench as PB
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -85,7 +85,7 @@ def test_rows_compare_with_the_reference_and_the_figure_is_drawn(result, tmp_pat
     assert printed[-1]["budget"] == "converged" and printed[-1]["wins vs Adam"] == "-"
     bench_physics.plot(res, tmp_path / "curves.png")
     assert (tmp_path / "curves.png").stat().st_size > 10_000
-    json.dumps(bench._json_safe(res), allow_nan=False)
+    atomic_write_json(tmp_path / "result.json", res)  # strict JSON: NaN and inf as null
 
 
 @pytest.mark.parametrize("argv, message", [
