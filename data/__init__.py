@@ -33,7 +33,7 @@ from .markers import marker_height, markers_to_canonical, trc_to_lab
 from .metrics import FOOT_CONTACT, G
 from .mocap import SPLITS, MocapCorpus
 from .motion import Motion, forward_kinematics, forward_kinematics_matrices
-from .observations import Observations, observations_from_arrays, observations_to_arrays
+from .observations import Observations, observations_from_arrays, observations_to_arrays, runs_of_true
 from .retarget import bvh_to_motion, detect_family, load_bvh_motion, solve_motion
 from .rotations import (
     axis_angle_to_quat,
@@ -68,7 +68,7 @@ __all__ = [
     "check_range", "detect_family", "euler_to_quat", "forward_kinematics", "forward_kinematics_matrices",
     "get_mapping", "identity_quat", "joint_kind", "joint_range", "joint_ranges", "load_bvh_motion",
     "marker_height", "markers_to_canonical", "matrix_to_quat", "metrics", "motion_arrays",
-    "observations_from_arrays", "observations_to_arrays", "option_name", "quat_mul", "quat_normalize",
+    "observations_from_arrays", "observations_to_arrays", "runs_of_true", "option_name", "quat_mul", "quat_normalize",
     "quat_to_euler", "quat_to_matrix", "read_bvh", "read_trc", "write_bvh", "require_file", "save_json", "save_npz",
     "solve_motion", "swing", "synthesize_observations", "trc_to_lab", "walking_motion", "world_landmarks",
 ]

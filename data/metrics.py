@@ -68,6 +68,12 @@ def mpjpe(pred, gt, root: int = 0, per_frame: bool = False):
     return mpjpe_global(pred - pred[..., root:root + 1, :], gt - gt[..., root:root + 1, :], per_frame)
 
 
+def kabsch(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Rotation R minimizing ``|R src - dst|`` for centred point sets ``(N, 3)`` (reflections excluded)."""
+    u, _, vt = np.linalg.svd(dst.T @ src)
+    return u @ np.diag([1.0, 1.0, np.sign(np.linalg.det(u @ vt))]) @ vt
+
+
 def procrustes_align(pred, gt) -> np.ndarray:
     """``pred`` aligned to ``gt`` per pose by the best similarity transform (rotation, scale, translation).
 
@@ -123,8 +129,7 @@ def mpjpe_first_aligned(pred, gt, frames: int = 2, per_frame: bool = False):
         raise ValueError(f"need (T, J, 3) positions with 1 <= frames <= T, got {pred.shape} and frames={frames}")
     src, dst = pred[:frames].reshape(-1, 3), gt[:frames].reshape(-1, 3)
     mu_s, mu_d = src.mean(axis=0), dst.mean(axis=0)
-    u, _, vt = np.linalg.svd((dst - mu_d).T @ (src - mu_s))
-    rot = u @ np.diag([1.0, 1.0, np.sign(np.linalg.det(u @ vt))]) @ vt  # maps centred pred onto centred gt
+    rot = kabsch(src - mu_s, dst - mu_d)  # maps centred pred onto centred gt
     return mpjpe_global((pred - mu_s) @ rot.T + mu_d, gt, per_frame)
 
 

@@ -54,7 +54,7 @@ class Observations:
     def slice(self, start: int, stop: int) -> Observations:
         kin = None if self.kinematic is None else self.kinematic.slice(start, stop)
         return Observations(self.keypoints_2d[start:stop], self.confidence[start:stop], self.camera, self.fps,
-                            kin, {**self.meta, "frame_offset": self.meta.get("frame_offset", 0) + start})
+                            kin, dict(self.meta))
 
 
 def observations_to_arrays(obs: Observations) -> dict[str, np.ndarray]:
@@ -79,3 +79,9 @@ def observations_from_arrays(arrays) -> Observations:
     camera = Camera.from_dict(json.loads(str(arrays["camera"])))
     return Observations(arrays["keypoints_2d"], arrays["confidence"], camera, float(arrays["fps"]), kin,
                         json.loads(str(arrays["meta"])))
+
+
+def runs_of_true(mask: np.ndarray) -> list[tuple[int, int]]:
+    """``[start, stop)`` of each run of True in a 1D boolean array (frames seen, a foot in stance)."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], np.asarray(mask).astype(np.int8), [0]])))
+    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2], strict=True)]

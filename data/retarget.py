@@ -43,7 +43,7 @@ import numpy as np
 from .bvh import BvhClip, read_bvh
 from .errors import DataFormatError
 from .motion import Motion
-from .rotations import matrix_to_quat, quat_conj, quat_mul, quat_normalize, quat_to_matrix, swing
+from .rotations import _unit, matrix_to_quat, quat_conj, quat_mul, quat_normalize, quat_to_matrix, swing
 from .skeleton import CANONICAL, FOOT_JOINTS, JOINT_MAPPINGS, Skeleton
 
 _LIMB = ("hip", "knee", "ankle", "toe", "collar", "shoulder", "elbow", "wrist")
@@ -275,10 +275,6 @@ def _bend_twist(swung: np.ndarray, offsets: np.ndarray, skeleton: Skeleton, targ
         prev = normals[t] = n / max(np.linalg.norm(n), 1e-12)
     rest = np.stack([u, n_rest, np.cross(u, n_rest)], axis=-1)
     return np.stack([d1, normals, np.cross(d1, normals)], axis=-1) @ rest.T
-
-
-def _unit(v: np.ndarray) -> np.ndarray:
-    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
 
 
 def retarget_error(motion: Motion, targets: dict[str, np.ndarray]) -> float:

@@ -23,7 +23,16 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from phymo.data import FOOT_CONTACT, FOOT_JOINTS, Motion, Observations, axis_angle_to_quat, forward_kinematics, quat_mul
+from phymo.data import (
+    FOOT_CONTACT,
+    FOOT_JOINTS,
+    Motion,
+    Observations,
+    axis_angle_to_quat,
+    forward_kinematics,
+    quat_mul,
+    runs_of_true,
+)
 
 from .body import Body, motion_to_qpos, qpos_to_motion, site_positions
 from .loss import LossWeights, WindowTargets, window_loss
@@ -61,12 +70,6 @@ def ground_root_height(body: Body, qpos: np.ndarray, snap: float) -> np.ndarray:
     return qpos[:, 2] + shift
 
 
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """``[start, stop)`` of the runs of True in a 1D boolean array."""
-    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
-    return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True))
-
-
 def stance_pins(body: Body, motion: Motion, speed: float = 1.0, min_frames: int = 3) -> tuple[np.ndarray, np.ndarray]:
     """Stance of the foot joints (:meth:`Body.foot_sites`) and where each stance run is pinned.
 
@@ -88,7 +91,7 @@ def stance_pins(body: Body, motion: Motion, speed: float = 1.0, min_frames: int 
     stance = FOOT_CONTACT.in_contact(fp, FOOT_JOINTS) & (vel <= speed)
     rest = body.foot_heights()
     for j in range(len(feet)):
-        for a, b in _runs(stance[:, j]):
+        for a, b in runs_of_true(stance[:, j]):
             if b - a >= min_frames:
                 mask[a:b, j] = True
                 pins[a:b, j, :2] = np.median(fp[a:b, j, :2], axis=0)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from phymo.data import ConfigError, check_range
+from phymo.data import ConfigError, check_range, runs_of_true
 
 
 @dataclass(frozen=True)
@@ -64,11 +64,6 @@ def one_euro(x: np.ndarray, fps: float, min_cutoff: float = 3.0, beta: float = 0
     return out
 
 
-def _segments(valid: np.ndarray):
-    edges = np.flatnonzero(np.diff(np.r_[0, valid.astype(np.int8), 0]))
-    return zip(edges[::2], edges[1::2], strict=True)
-
-
 def filter_keypoints(points: np.ndarray, confidence: np.ndarray, fps: float, config: FilterConfig = FilterConfig()
                      ) -> np.ndarray:
     """Filter ``points (T, K, D)`` over time where ``confidence (T, K) > 0``; other entries are returned as given."""
@@ -79,7 +74,7 @@ def filter_keypoints(points: np.ndarray, confidence: np.ndarray, fps: float, con
         return out
     window = max(int(round(config.window_s * fps)) // 2 * 2 + 1, config.polyorder + 2 + (config.polyorder % 2 == 0))
     for k in range(out.shape[1]):
-        for a, b in _segments(np.asarray(confidence)[:, k] > 0):
+        for a, b in runs_of_true(np.asarray(confidence)[:, k] > 0):
             seg = out[a:b, k]
             if config.method == "one_euro":
                 out[a:b, k] = one_euro(seg, fps, config.min_cutoff, config.beta, config.d_cutoff)

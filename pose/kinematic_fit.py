@@ -112,13 +112,6 @@ def fit_skeleton(height_m: float | None) -> tuple[Skeleton, str]:
     return CANONICAL.scaled(height_m / CANONICAL.height()), "given"
 
 
-def _kabsch(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """Rotation R minimizing ``|R src - dst|`` for centred point sets ``(N, 3)``."""
-    u, _, vt = np.linalg.svd(dst.T @ src)
-    d = np.sign(np.linalg.det(u @ vt))
-    return u @ np.diag([1.0, 1.0, d]) @ vt
-
-
 #: canonical body axes seen from a camera the person faces: forward (+X) -> -z_cam, left (+Y) -> +x_cam, up -> -y_cam.
 _FACING_CAMERA = np.array([[0.0, 1.0, 0.0], [0.0, 0.0, -1.0], [-1.0, 0.0, 0.0]])
 
@@ -148,7 +141,7 @@ def init_rotations(skel: Skeleton, kp: np.ndarray, conf: np.ndarray, world: np.n
         if ok.sum() >= 3:
             src = rest[torso][ok] - rest[torso][ok].mean(0)
             dst = world[i, torso][ok] - world[i, torso][ok].mean(0)
-            last = _kabsch(src, dst)
+            last = metrics.kabsch(src, dst)
         glob = {0: last}
         rv[i, 0] = Rotation.from_matrix(last).as_rotvec()
         for j in range(1, jn):

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from phymo.data import runs_of_true
+
 from .keypoints import Keypoints2D
 
 #: longest gap bridged, seconds (the kinematic initialization interpolates keypoints over gaps this long)
@@ -41,17 +43,12 @@ class SegmentPlan:
     dropped: tuple[tuple[int, int], ...]
 
 
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
-    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2], strict=True)]
-
-
 def plan_segments(seen: np.ndarray, max_gap: int, min_frames: int) -> SegmentPlan:
     """Segments of the rows where ``seen (T,)`` is true: runs joined across gaps of at most ``max_gap``
     rows, then those shorter than ``min_frames`` rows dropped."""
     seen = np.asarray(seen, dtype=bool)
     joined, gaps = [], []
-    for a, b in _runs(seen):
+    for a, b in runs_of_true(seen):
         if joined and a - joined[-1][1] <= max_gap:
             gaps.append((joined[-1][1], a))
             joined[-1] = (joined[-1][0], b)
