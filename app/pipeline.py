@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -83,7 +83,7 @@ class PipelineConfig:
 
 
 def run_pipeline(out: Path, config: PipelineConfig, video: Path | None = None, keypoints: Path | None = None,
-                 resume: bool = False, frames: Callable[[], Iterable[np.ndarray]] | None = None) -> dict:
+                 resume: bool = False) -> dict:
     """Reconstruct one person's motion and write every output into ``out``; returns the report.
 
     Args:
@@ -92,8 +92,6 @@ def run_pipeline(out: Path, config: PipelineConfig, video: Path | None = None, k
         video: the input video (for detection, fps/size and the overlay background).
         keypoints: keypoints made elsewhere (any format ``phymo.pose.load_any`` reads); skips detection.
         resume: reuse cached stages and physics windows from an earlier run into ``out``.
-        frames: overlay background frames, RGB, one per keypoint frame (default: the video's frames, or
-            plain frames).
 
     Raises:
         PhymoError: a user error; once a stage has started, the message names it and what ``--resume``
@@ -120,7 +118,7 @@ def run_pipeline(out: Path, config: PipelineConfig, video: Path | None = None, k
         overlay = None
         if config.overlay:
             step = int(np.diff(kp.frame_indices).min()) if kp.num_frames > 1 else 1
-            overlay = functools.partial(_overlay_frames, video, kp.frame_indices, step, frames)
+            overlay = functools.partial(_overlay_frames, video, kp.frame_indices, step)
         report |= stages.run("export", write_outputs, folder.staging, segments, solver.name, config.smpl_model,
                              overlay, kp.fps, (kp.width, kp.height))
         atomic_write_json(folder.staging / "config.json", {**dataclasses.asdict(config), "resolved_device": device,
@@ -184,12 +182,10 @@ def _input_report(kp, video: Path | None, keypoints: Path | None) -> dict:
             "frames_missing_at_end": kp.meta.get("missing_frames", 0)}
 
 
-def _overlay_frames(video: Path | None, frame_indices: np.ndarray, step: int,
-                    frames: Callable[[], Iterable[np.ndarray]] | None) -> Iterable[tuple[int, np.ndarray | None]]:
+def _overlay_frames(video: Path | None, frame_indices: np.ndarray, step: int
+                    ) -> Iterable[tuple[int, np.ndarray | None]]:
     """``(input frame index, RGB frame or None)`` over the examined frames, for the overlay."""
     first, last = int(frame_indices[0]), int(frame_indices[-1])
-    if frames is not None:
-        return zip(range(first, last + 1, step), frames(), strict=False)
     if video is not None:
         from phymo.pose import iter_frames
 

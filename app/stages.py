@@ -124,7 +124,7 @@ def kinematic_initialization(kp, config, cache: Path) -> Observations:
     else:
         fit = initialize(kp, camera, config.fit, filter_config=config.filter)
         obs = fit.observations
-        obs.meta = {**obs.meta, "camera_source": how, "frame_offset": int(kp.frame_indices[0]),  # physics logs frames
+        obs.meta = {**obs.meta, "camera_source": how,
                     "kinematic_reprojection_px": {"detected": fit.report["reproj_px_detected"],
                                                   "filtered": fit.report["reproj_px_filtered"]}}
         save_npz(path, observations_to_arrays(obs))

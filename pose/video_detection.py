@@ -29,7 +29,7 @@ from phymo.data import PhymoError
 from .detector import DEFAULT_DETECTOR, FrameDetection, KeypointDetector, NoPersonError, make_detector
 from .keypoints import Keypoints2D
 from .person import PersonChoice, Track, choose_person, covered, enlarge, iou, keypoint_box, link_tracks, log_choice
-from .video import VideoInfo, iter_frames, probe_video
+from .video import VideoInfo, frame_indices, iter_frames, probe_video
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ def detect_video(path: str | Path, detector: str = DEFAULT_DETECTOR, start: int 
     when ``person`` names no one seen.
     """
     info = probe_video(path)
-    selection = range(start, info.num_frames if end is None else min(end, info.num_frames), stride)
+    selection = frame_indices(info.num_frames, start, end, stride)
     every = max(1, int(round(SURVEY_EVERY_S * info.fps / stride)))
     t0 = time.perf_counter()
     indices, followed, boxes, survey, joint_set = _survey(info, detector, start, end, stride, every, progress,
