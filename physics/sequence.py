@@ -207,13 +207,17 @@ def _solve(seq: PreparedSequence, start: int, stop: int, state, solver: Solver) 
     reason = _bad_input(seq.obs.slice(start, stop))
     failures = [] if reason is None else [reason]
     attempts = [] if reason is not None else _attempts(state, solver, seq.config.tracking)
+    untrackable = set()  # starts whose tracking pass diverged with every pole: a later try would repeat it
     for k, (pole, steps, start_state) in enumerate(attempts):
-        origin = "" if start_state is not None else ", from the reference"
-        how = "" if k == 0 else f" (re-solve {k}: pole {pole}, {steps} steps{origin})"
+        from_reference = start_state is None
+        if from_reference in untrackable:
+            continue
+        how = "" if k == 0 else f" (re-solve {k}: pole {pole}, {steps} steps{', from the reference' * from_reference})"
         try:
             problem = seq.window(start, stop, start_state, pole)
         except SimulationDiverged as e:
             failures.append(f"tracking pass diverged{how}: {e}")
+            untrackable.add(from_reference)
             continue
         try:
             sol = solve_window(problem, solver, steps)
