@@ -137,7 +137,7 @@ def _mocap_specs(cfg: EvalConfig) -> list[SequenceSpec]:
     from phymo.data import MocapCorpus
 
     corpus = MocapCorpus(cfg.root)
-    files = corpus.files() if cfg.split == "all" else corpus.split(cfg.split)
+    files = corpus.split(cfg.split)
     if not files:
         from phymo.data import SPLITS
 

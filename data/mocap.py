@@ -55,9 +55,11 @@ class MocapCorpus:
         return sorted(found, key=lambda p: p.relative_to(self.root).as_posix())
 
     def split(self, name: str) -> list[Path]:
-        """The files of split ``name`` (``"train"``, ``"validation"`` or ``"test"``), sorted."""
+        """The files of split ``name`` (``"train"``, ``"validation"`` or ``"test"``; ``"all"``: every file), sorted."""
+        if name == "all":
+            return self.files()
         if name not in SPLITS:
-            raise ValueError(f"unknown split {name!r}; expected one of {SPLITS}")
+            raise ValueError(f"unknown split {name!r}; expected one of {SPLITS} or 'all'")
         return [p for p in self.files() if split_of(p.relative_to(self.root).as_posix(), self.fractions) == name]
 
     def load(self, path: str | Path) -> Motion:

@@ -79,7 +79,7 @@ def split_files(root: str | Path, split: str) -> list[Path]:
     from phymo.data.mocap import MocapCorpus
 
     corpus = MocapCorpus(root)
-    files = corpus.files() if split == "all" else corpus.split(split)
+    files = corpus.split(split)
     if not files:
         raise InputNotFoundError(f"{root}: no BVH files in the corpus's {split!r} split")
     return files
