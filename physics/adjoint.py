@@ -2,8 +2,9 @@
 
 State ``s_t = (qpos_t, qvel_t)`` in MuJoCo's tangent convention (``2 nv`` numbers; the free joint's
 quaternion perturbed through ``mj_integratePos``). Forward: roll out ``N = (F-1) * substeps`` steps
-from the initial state with per-step controls ``W @ knots`` and return the skeleton-joint site
-positions at every frame. Backward (loss ``L = sum_f l_f(p_f)``):
+from the initial state with per-step controls ``W @ knots`` (:class:`~phymo.physics.dynamics.ControlGrid`)
+and return the skeleton-joint site positions at every frame. The servos are part of the dynamics, so
+their feedback is in ``A_t`` and the gradient stays exact. Backward (loss ``L = sum_f l_f(p_f)``):
 
     lam_N = dl/ds_N,   lam_t = dl/ds_t + A_t^T lam_{t+1},   dL/du_t = B_t^T lam_{t+1},
     dL/dknots = W^T dL/du,   dL/ds_0 = lam_0,
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import mujoco
 import numpy as np
@@ -25,41 +27,66 @@ import torch
 from threadpoolctl import threadpool_limits
 
 from .body import Body
-from .simulate import knot_matrix, rollout
+from .dynamics import ControlGrid, rollout
+
+_AFFINE = (mujoco.mjtBias.mjBIAS_NONE, mujoco.mjtBias.mjBIAS_AFFINE)
 
 
 def actuator_moments(model: mujoco.MjModel) -> np.ndarray:
-    """``(nv, nu)`` generalized force per unit control, ``d qfrc_actuator / d ctrl``.
+    """``(nv, nu)`` generalized force per unit control where no force limit binds, ``d qfrc_actuator / d ctrl``.
 
-    Constant for the motors this module differentiates in closed form (fixed gain, no bias, no
-    activation, joint transmission); any other actuator raises ``ValueError``.
+    Constant for the actuators this module differentiates in closed form, those affine in their control
+    (fixed gain; no bias or an affine one, e.g. a position servo; no activation; joint transmission); any
+    other actuator raises ``ValueError``.
     """
-    motor = ((model.actuator_gaintype == mujoco.mjtGain.mjGAIN_FIXED)
-             & (model.actuator_biastype == mujoco.mjtBias.mjBIAS_NONE)
-             & (model.actuator_dyntype == mujoco.mjtDyn.mjDYN_NONE)
-             & (model.actuator_trntype == mujoco.mjtTrn.mjTRN_JOINT) & (model.actuator_forcelimited == 0))
-    if not motor.all():
-        raise ValueError("closed-form control Jacobians need plain joint motors")
+    affine = ((model.actuator_gaintype == mujoco.mjtGain.mjGAIN_FIXED)
+              & np.isin(model.actuator_biastype, _AFFINE)
+              & (model.actuator_dyntype == mujoco.mjtDyn.mjDYN_NONE)
+              & (model.actuator_trntype == mujoco.mjtTrn.mjTRN_JOINT))
+    if not affine.all():
+        raise ValueError("closed-form control Jacobians need joint actuators affine in their control")
     data = mujoco.MjData(model)
     mujoco.mj_forward(model, data)
+    return (_moment_matrix(model, data) * model.actuator_gainprm[:, :1]).T
+
+
+def _moment_matrix(model: mujoco.MjModel, data: mujoco.MjData) -> np.ndarray:
+    """``(nu, nv)`` actuator moment arms (dense)."""
     moment = np.zeros((model.nu, model.nv))
     mujoco.mju_sparse2dense(moment, data.actuator_moment, data.moment_rownnz, data.moment_rowadr,
                             data.moment_colind)
-    return (moment * model.actuator_gainprm[:, :1]).T
+    return moment
+
+
+def _unsaturated(model: mujoco.MjModel, data: mujoco.MjData) -> np.ndarray:
+    """``(nu,)`` booleans: the actuator's control is inside its range and its force inside its limits, so the
+    force moves with the control (and, for a servo, with the velocity)."""
+    free = np.ones(model.nu, dtype=bool)
+    limited = model.actuator_ctrllimited.astype(bool)
+    lo, hi = model.actuator_ctrlrange[:, 0], model.actuator_ctrlrange[:, 1]
+    free[limited] = (data.ctrl[limited] >= lo[limited]) & (data.ctrl[limited] <= hi[limited])
+    bias = model.actuator_biasprm
+    raw = (model.actuator_gainprm[:, 0] * data.ctrl + bias[:, 0] + bias[:, 1] * data.actuator_length
+           + bias[:, 2] * data.actuator_velocity)
+    flim = model.actuator_forcelimited.astype(bool)
+    flo, fhi = model.actuator_forcerange[:, 0], model.actuator_forcerange[:, 1]
+    free[flim] &= (raw[flim] >= flo[flim]) & (raw[flim] <= fhi[flim])
+    return free
 
 
 def control_jacobian(model: mujoco.MjModel, data: mujoco.MjData, moments: np.ndarray, qvel_next: np.ndarray,
                      out: np.ndarray) -> None:
-    """``B = d(qpos', qvel') / d ctrl`` of one Euler step, in closed form, written into ``out (2nv, nu)``.
+    """``B = d(qpos', qvel') / d ctrl`` of one ``implicitfast`` step, in closed form, written into ``out (2nv, nu)``.
 
     ``data`` holds the step's state and controls after ``mj_forward``; ``qvel_next`` is the step's result.
     Why it is exact: with the soft-constraint rows in the quadratic regime fixed, the Newton solver's
     acceleration solves ``H qacc = qfrc_smooth + J^T D aref`` with ``H = M + J_a^T D_a J_a`` (the
-    solver's Hessian), so ``d qacc / d ctrl = H^-1 moments`` (zero for a clamped control). Euler with
-    joint damping integrates ``qvel' = qvel + h (M + h diag(damping))^-1 M qacc``, then
-    ``qpos' = qpos (+) h qvel'`` (quaternions through ``mjd_quatIntegrate``). This replaces ``nu``
-    finite-difference evaluations of the dynamics (a third of ``mjd_transitionFD``'s cost) by two
-    ``nv x nv`` solves, and agrees with it to finite-difference accuracy (tested).
+    solver's Hessian), so ``d qacc / d ctrl = H^-1 moments`` (zero where the control or the force is clamped).
+    ``implicitfast`` integrates ``qvel' = qvel + h (M - h D)^-1 M qacc``, with ``D`` the velocity derivative of
+    the passive and actuator forces (joint damping and the servos' ``-kv``; Coriolis terms left out), then
+    ``qpos' = qpos (+) h qvel'`` (quaternions through ``mjd_quatIntegrate``). The control enters affinely, so
+    this replaces ``nu`` finite-difference evaluations of the dynamics (a third of ``mjd_transitionFD``'s cost)
+    by two ``nv x nv`` solves, and agrees with it to finite-difference accuracy (tested).
     """
     m, nv, h = model, model.nv, model.opt.timestep
     M = np.zeros((nv, nv))
@@ -77,13 +104,11 @@ def control_jacobian(model: mujoco.MjModel, data: mujoco.MjData, moments: np.nda
         H = M + J[quad].T @ (data.efc_D[:nefc][quad, None] * J[quad])
     else:
         H = M
-    free = np.ones(m.nu, dtype=bool)
-    limited = m.actuator_ctrllimited.astype(bool)
-    lo, hi = m.actuator_ctrlrange[:, 0], m.actuator_ctrlrange[:, 1]
-    free[limited] = (data.ctrl[limited] >= lo[limited]) & (data.ctrl[limited] <= hi[limited])
+    free = _unsaturated(m, data)
     dqacc = np.linalg.solve(H, moments * free)
-    implicit_damping = not m.opt.disableflags & mujoco.mjtDisableBit.mjDSBL_EULERDAMP
-    dqvel = h * np.linalg.solve(M + h * np.diag(m.dof_damping) if implicit_damping else M, M @ dqacc)
+    moment = _moment_matrix(m, data)
+    D = -np.diag(m.dof_damping) + (moment.T * (m.actuator_biasprm[:, 2] * free)) @ moment
+    dqvel = h * np.linalg.solve(M - h * D, M @ dqacc)
     out[nv:2 * nv] = dqvel
     out[:nv] = h * dqvel
     dquat, dvel, dscale = np.zeros(9), np.zeros(9), np.zeros(3)
@@ -97,67 +122,65 @@ def default_threads() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
+@dataclass(frozen=True)
+class Trajectory:
+    """A rollout's states ``qpos (N+1, nq)``, ``qvel (N+1, nv)`` and its per-step controls and actuator forces
+    ``(N, nu)``: what the adjoint linearizes around."""
+
+    qpos: np.ndarray
+    qvel: np.ndarray
+    ctrl: np.ndarray
+    force: np.ndarray
+
+
 class Simulator:
-    """A window's simulation problem: the body, its time grid and worker threads.
+    """A window's simulation problem: the body, its control grid and worker threads.
 
     Args:
-        body: the compiled humanoid (its model's timestep is set here from ``fps`` and ``substeps``).
+        body: the compiled humanoid (``implicitfast``: the servos' damping is integrated implicitly).
         num_frames: frames in the window (``F``).
-        fps: video frame rate.
         substeps: simulation steps per frame.
-        knot_every: frames per control knot.
-        interp: knot interpolation, "hold" or "linear" (see :func:`~phymo.physics.simulate.knot_matrix`).
         threads: Jacobian worker threads (default: CPUs available).
         eps: forward-difference step of ``mjd_transitionFD``. Centred differences cost twice as much and,
             over a 1 s rollout with contact, disagree with these by 49 % (docs/results.md): contact
             switches inside a stencil; both agree with central differences of the loss on short windows.
 
-    The control Jacobians ``B`` are computed in closed form (:func:`control_jacobian`, plain motors only):
-    17 % less gradient time than ``mjd_transitionFD``'s, equal to 1e-9 (docs/results.md). Linearizing
-    once per frame instead of once per step (tried: 6 instead of 51 rollouts per gradient) gives a
-    gradient 99 % off with contact, so every step is linearized.
+    The control Jacobians ``B`` are computed in closed form (:func:`control_jacobian`): 17 % less gradient
+    time than ``mjd_transitionFD``'s (measured with torque motors, docs/results.md). Linearizing once per
+    frame instead of once per step gave a gradient 99 % off with contact, so every step is linearized.
     """
 
-    def __init__(self, body: Body, num_frames: int, fps: float, substeps: int = 7, knot_every: int = 1,
-                 interp: str = "hold", threads: int | None = None, eps: float = 1e-6):
-        if body.model.opt.integrator != mujoco.mjtIntegrator.mjINT_EULER:
-            raise ValueError("the closed-form control Jacobians assume the Euler integrator")
-        self.body = body
-        self.model = body.model
-        self.model.opt.timestep = 1.0 / (fps * substeps)
+    def __init__(self, body: Body, num_frames: int, substeps: int, threads: int | None = None, eps: float = 1e-6):
+        if body.model.opt.integrator != mujoco.mjtIntegrator.mjINT_IMPLICITFAST:
+            raise ValueError("the closed-form control Jacobians assume the implicitfast integrator")
+        self.body, self.model = body, body.model
         self.num_frames, self.substeps = num_frames, substeps
-        self.W = knot_matrix(num_frames, substeps, knot_every, interp)
-        self.knot_every = knot_every
+        self.grid = ControlGrid(num_frames, substeps)
         self.threads = threads or default_threads()
         self.eps = eps
         self._moments = actuator_moments(self.model)
         self._datas = [mujoco.MjData(self.model) for _ in range(self.threads)]
         self._pool = ThreadPoolExecutor(self.threads) if self.threads > 1 else None
-        self.last: dict = {}
 
     @property
     def num_steps(self) -> int:
-        return self.W.shape[0]
-
-    @property
-    def num_knots(self) -> int:
-        return self.W.shape[1]
+        return self.grid.num_steps
 
     def initial_qpos(self, qpos_ref: np.ndarray, dq: np.ndarray) -> np.ndarray:
         q = np.array(qpos_ref, dtype=np.float64)
         mujoco.mj_integratePos(self.model, q, np.asarray(dq, dtype=np.float64), 1.0)
         return q
 
-    def run(self, qpos_ref: np.ndarray, x0: np.ndarray, knots: np.ndarray) -> np.ndarray:
-        """Roll out from ``x0 = (dq (nv), qvel (nv))`` around ``qpos_ref``; returns ``(F, J, 3)`` site positions.
+    def run(self, qpos_ref: np.ndarray, x0: np.ndarray, knots: np.ndarray) -> tuple[np.ndarray, Trajectory]:
+        """Roll out ``knots (F, nu)`` from ``x0 = (dq (nv), qvel (nv))`` around ``qpos_ref``.
 
-        Stores the trajectory for :meth:`gradient`. Raises ``SimulationDiverged``.
+        Returns the ``(F, J, 3)`` site positions at the frames and the :class:`Trajectory` (for
+        :meth:`gradient`). Raises ``SimulationDiverged``.
         """
         nv = self.model.nv
-        ctrl = self.W @ knots
-        qpos, qvel = rollout(self.model, self._datas[0], self.initial_qpos(qpos_ref, x0[:nv]), x0[nv:], ctrl)
-        self.last = {"qpos": qpos, "qvel": qvel, "ctrl": ctrl}
-        return self.frame_positions(qpos)
+        ctrl = self.grid.expand(knots)
+        qpos, qvel, force = rollout(self.model, self._datas[0], self.initial_qpos(qpos_ref, x0[:nv]), x0[nv:], ctrl)
+        return self.frame_positions(qpos), Trajectory(qpos, qvel, ctrl, force)
 
     def frame_positions(self, qpos: np.ndarray) -> np.ndarray:
         d = self._datas[0]
@@ -176,18 +199,18 @@ class Simulator:
         else:
             list(self._pool.map(lambda c: fn(*c), chunks))
 
-    def transition_jacobians(self, qpos, qvel, ctrl) -> tuple[np.ndarray, np.ndarray]:
+    def transition_jacobians(self, traj: Trajectory) -> tuple[np.ndarray, np.ndarray]:
         """``A (N, 2nv, 2nv)``, ``B (N, 2nv, nu)`` at every step of a trajectory, computed in parallel threads."""
-        m, n = self.model, ctrl.shape[0]
+        m, n = self.model, traj.ctrl.shape[0]
         A = np.zeros((n, 2 * m.nv + m.na, 2 * m.nv + m.na))
         B = np.zeros((n, 2 * m.nv + m.na, m.nu))
 
         def work(i, steps):
             d = self._datas[i]
             for t in steps:
-                d.qpos[:], d.qvel[:], d.ctrl[:] = qpos[t], qvel[t], ctrl[t]
+                d.qpos[:], d.qvel[:], d.ctrl[:] = traj.qpos[t], traj.qvel[t], traj.ctrl[t]
                 mujoco.mj_forward(m, d)
-                control_jacobian(m, d, self._moments, qvel[t + 1], B[t])
+                control_jacobian(m, d, self._moments, traj.qvel[t + 1], B[t])
                 mujoco.mjd_transitionFD(m, d, self.eps, False, A[t], None, None, None)
 
         with threadpool_limits(limits=1, user_api="blas"):  # the closed-form B's small solves, one per thread
@@ -207,26 +230,21 @@ class Simulator:
                 mujoco.mj_jacSite(m, d, out[f, k], None, int(s))
         return out
 
-    def gradient(self, grad_pos: np.ndarray, trajectory: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Adjoint pass: ``dL/dpos (F, J, 3)`` -> ``(dL/dx0 (2nv), dL/dknots (K, nu))``.
-
-        ``trajectory`` is a :meth:`run`'s stored ``{"qpos", "qvel", "ctrl"}`` (default: the last run's).
-        """
-        traj = self.last if trajectory is None else trajectory
-        qpos, qvel, ctrl = traj["qpos"], traj["qvel"], traj["ctrl"]
+    def gradient(self, grad_pos: np.ndarray, traj: Trajectory) -> tuple[np.ndarray, np.ndarray]:
+        """Adjoint pass: ``dL/dpos (F, J, 3)`` -> ``(dL/dx0 (2nv), dL/dknots (F, nu))`` along ``traj``."""
         nv, S = self.model.nv, self.substeps
-        A, B = self.transition_jacobians(qpos, qvel, ctrl)
-        Js = self.site_jacobians(qpos)
+        A, B = self.transition_jacobians(traj)
+        Js = self.site_jacobians(traj.qpos)
         g_frame = np.einsum("fjcv,fjc->fv", Js, grad_pos)  # (F, nv) dl/dq per frame
         lam = np.zeros(2 * nv + self.model.na)
         lam[:nv] = g_frame[-1]
-        grad_u = np.zeros_like(ctrl)
-        for t in range(ctrl.shape[0] - 1, -1, -1):
+        grad_u = np.zeros_like(traj.ctrl)
+        for t in range(traj.ctrl.shape[0] - 1, -1, -1):
             grad_u[t] = B[t].T @ lam
             lam = A[t].T @ lam
             if t % S == 0:
                 lam[:nv] += g_frame[t // S]
-        return lam, self.W.T @ grad_u
+        return lam, self.grid.reduce(grad_u)
 
     def close(self) -> None:
         if self._pool is not None:
@@ -237,8 +255,8 @@ class Simulator:
 class _RolloutFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x0, knots, sim, qpos_ref):
-        pos = sim.run(qpos_ref, x0.detach().cpu().numpy(), knots.detach().cpu().numpy())
-        ctx.sim, ctx.trajectory = sim, dict(sim.last)
+        pos, ctx.trajectory = sim.run(qpos_ref, x0.detach().cpu().numpy(), knots.detach().cpu().numpy())
+        ctx.sim = sim
         return torch.as_tensor(pos, dtype=torch.float64)
 
     @staticmethod
@@ -253,6 +271,6 @@ def differentiable_rollout(sim: Simulator, qpos_ref: np.ndarray, x0: torch.Tenso
     Args:
         qpos_ref: ``(nq,)`` reference initial configuration.
         x0: ``(2 nv,)`` initial state as tangent offset from ``qpos_ref`` and velocity.
-        knots: ``(K, nu)`` control knots (``ctrl`` units, [-1, 1] times the actuator gear).
+        knots: ``(F, nu)`` per-frame control knots (servo targets in rad, residual controls in [-1, 1]).
     """
     return _RolloutFunction.apply(x0, knots, sim, qpos_ref)

@@ -15,12 +15,18 @@ Model layout (world Z up, metres, kilograms, seconds):
   joint's Euler order (:data:`EULER_ORDER`), so ``local rotation = euler_to_quat(angles, order)``
   (intrinsic, the order MuJoCo composes hinges in one body), each limited to the human range of
   :mod:`phymo.data.joint_limits` about its axis.
-- A site named after each canonical joint (in skeleton order) gives simulated joint positions.
-- Geoms: capsules along each bone, a box per foot; segment masses from de Leva's fractions of the
-  total mass (each geom's density follows from its mass and volume). Geoms collide only with the
-  ground plane.
-- Actuators: a torque motor on every hinge (``ctrl`` in [-1, 1] times the joint's torque limit in
-  N m) and, optionally, six residual root actuators (force N, torque N m) last.
+- A site named after each canonical joint (in skeleton order) gives simulated joint positions; a
+  ``framepos`` sensor on each reads them out of batched rollouts.
+- Geoms: capsules along each bone, two capsules under each foot (heel to toe, so the foot rolls);
+  segment masses from de Leva's fractions of the total mass. Geoms collide only with the ground plane.
+- Actuators: a PD servo on every hinge (a MuJoCo ``position`` actuator: ``ctrl`` is the target angle in
+  rad, stiffness and damping from the hinge's effective inertia, :class:`~phymo.physics.config.ServoConfig`,
+  force limited to the joint's torque limit), integrated implicitly by MuJoCo at every step
+  (``implicitfast``), so the body is moved by joint torques that react to its state at the simulation's
+  rate. Then six residual root actuators (force N, torque N m), at zero unless a window is assisted.
+
+The first version drove bare torque motors with open-loop knots (Euler, box feet); with the residual
+switched off it fell on every walk (docs/results.md, "Standing on its own feet: what was tried").
 """
 
 from __future__ import annotations
@@ -41,6 +47,8 @@ from phymo.data import (
     quat_to_euler,
 )
 from phymo.data import joint_kind as _kind
+
+from .config import BodyConfig, ServoConfig
 
 #: Intrinsic Euler order of the three hinges per joint (prefix match on the side-less name).
 #: The middle axis must not need +-90 degrees: flexion first for legs/spine, abduction first for arms.
@@ -64,54 +72,33 @@ _MASS_TOTAL = sum(v * (1 if k in ("pelvis", "spine", "chest", "neck", "head") el
                   for k, v in MASS_FRACTION.items())
 
 
-@dataclass(frozen=True)
-class BodyConfig:
-    """Body and world parameters.
-
-    Attributes:
-        height: standing height in metres the skeleton is scaled to; None keeps the skeleton's size.
-        mass: total body mass, kg.
-        timestep: simulation step, s (the reconstruction derives it from the video fps).
-        friction: sliding friction coefficient of the ground.
-        armature: rotor inertia added to every hinge, kg m^2 (stabilizes light segments).
-        damping: passive hinge damping, N m s / rad.
-        residual: add six residual root actuators (penalized in the loss, reported).
-        residual_force: residual force limit, N; the torque limit is a fifth of it in N m.
-        solver_iterations: constraint solver iterations (Newton).
-        sole_clearance: height of the toe joints above the sole, m; None: 0.02 m scaled with height.
-            Reconstruction estimates it from the kinematic estimate so that its ground is z = 0.
-        ankle_height: height of the ankle joints above the ground when the foot stands flat, m; None:
-            the rest pose's. The foot box is pitched in the ankle's frame so that a flat foot has the
-            ankle this high and the toe joint at ``sole_clearance``: motion capture skeletons stand with
-            the ankle rotated away from their rest pose, and a foot box built for the rest pose then
-            stands on its toe edge and rocks (measured in docs/results.md). Reconstruction estimates it
-            with ``ReconstructConfig.fit_ankle``.
-    """
-
-    height: float | None = None
-    mass: float = 70.0
-    timestep: float = 0.005
-    friction: float = 1.0
-    armature: float = 0.02
-    damping: float = 2.0
-    residual: bool = True
-    residual_force: float = 3000.0
-    solver_iterations: int = 20
-    sole_clearance: float | None = None
-    ankle_height: float | None = None
+#: qpos layout: root position (m), root rotation (w-first quaternion), then the hinge angles (rad)
+ROOT_POS, ROOT_QUAT, HINGE_QPOS = slice(0, 3), slice(3, 7), slice(7, None)
+#: qvel layout: root linear (world, m/s) and angular (body frame, rad/s) velocity, then the hinge speeds
+ROOT_DOF, HINGE_DOF = slice(0, 6), slice(6, None)
+#: the residual root actuators (force x, y, z in N, torque x, y, z in N m per unit ctrl times their gear)
+NUM_RESIDUAL = 6
 
 
 @dataclass(frozen=True)
 class Body:
-    """A compiled humanoid: the MJCF, the model, and index maps between the skeleton and MuJoCo."""
+    """A compiled humanoid: the MJCF, the model, index maps between the skeleton and MuJoCo, and the servos.
+
+    Controls (``ctrl``) are the hinge servos' target angles (rad, ``num_hinges`` of them, in qpos order), then
+    the :data:`NUM_RESIDUAL` residual root actuators (normalized to [-1, 1]; zero unless a window is assisted).
+    """
 
     skeleton: Skeleton
     config: BodyConfig
+    servo: ServoConfig
     xml: str  # the model as MJCF, for inspection
     model: mujoco.MjModel
     hinge_joints: tuple[int, ...]  # skeleton joint per hinge triple, in qpos order
     site_ids: np.ndarray  # (J,) MuJoCo site id per skeleton joint
-    gear: np.ndarray  # (nu,) torque/force per unit ctrl
+    kp: np.ndarray  # (num_hinges,) servo stiffness, N m / rad
+    kv: np.ndarray  # (num_hinges,) servo damping, N m s / rad
+    torque_limit: np.ndarray  # (num_hinges,) N m
+    residual_gear: np.ndarray  # (NUM_RESIDUAL,) N or N m per unit ctrl
 
     @property
     def nq(self) -> int:
@@ -126,30 +113,43 @@ class Body:
         return self.model.nu
 
     @property
-    def num_residual(self) -> int:
-        return 6 if self.config.residual else 0
+    def num_hinges(self) -> int:
+        return len(self.kp)
+
+    @property
+    def timestep(self) -> float:
+        return float(self.model.opt.timestep)
 
     @property
     def actuator_names(self) -> list[str]:
-        """Actuator names in ``ctrl`` order (hinge motors, then the residual root actuators)."""
+        """Actuator names in ``ctrl`` order (hinge servos, named after their hinge, then the residual ones)."""
         return [self.model.actuator(i).name for i in range(self.nu)]
 
     def foot_sites(self) -> list[int]:
         return [self.skeleton.index(n) for n in ("left_ankle", "left_toe", "right_ankle", "right_toe")]
 
     def foot_heights(self) -> np.ndarray:
-        """Height above the ground of each foot joint of :meth:`foot_sites` when its foot box stands flat, m."""
-        rest = self.skeleton.rest_positions()
-        feet = self.foot_sites()
-        out = np.zeros(len(feet))
-        for k, j in enumerate(feet):
+        """Height above the ground of each foot joint of :meth:`foot_sites` when its foot stands flat, m."""
+        height = self.skeleton.height()
+        out = []
+        for j in self.foot_sites():
             ankle = j if self.skeleton.children(j) else self.skeleton.parents[j]
-            g = self.model.geom(f"{self.skeleton.names[ankle]}_foot")
-            up = np.zeros(9)
-            mujoco.mju_quat2Mat(up, g.quat)
-            up = up.reshape(3, 3)[:, 2]  # the box's z axis in the ankle's frame (rest orientation)
-            out[k] = g.size[2] - up @ g.pos + up @ (rest[j] - rest[ankle])
-        return out
+            centre, size, pitch = _foot_box(ankle, self.skeleton, self.config, height)
+            up = np.array([-np.sin(pitch), 0.0, np.cos(pitch)])  # the sole's normal in the ankle's frame
+            offset = np.zeros(3) if j == ankle else self.skeleton.offsets[j]
+            out.append(size[2] - up @ centre + up @ offset)
+        return np.array(out)
+
+    def ground_geoms(self) -> tuple[set[int], set[int]]:
+        """Geom ids of the feet and of the forearms with the hands: the parts that may touch the ground."""
+        feet, hands = set(), set()
+        for g in range(self.model.ngeom):
+            body = self.model.body(self.model.geom_bodyid[g]).name
+            if body.endswith("_ankle"):
+                feet.add(g)
+            elif body.endswith("_elbow"):
+                hands.add(g)
+        return feet, hands
 
 
 #: the most the ankle may stand above the toe joint, as a share of their distance (a foot stood on end)
@@ -192,7 +192,7 @@ def _foot_box(j: int, skeleton: Skeleton, config: BodyConfig, height: float) -> 
 def _capsules(j: int, skeleton: Skeleton) -> list[tuple[np.ndarray, np.ndarray]]:
     """End points ``(a, b)`` (joint frame, m) of the capsules along ``j``'s bones: one per child, the pelvis a
     transverse one between the hips instead of one per hip, the head's on its middle, the forearm's reaching
-    past the wrist (the hand rides on it)."""
+    past the wrist (the hand rides on it), the shin's ending a radius above the ankle."""
     kind, children = _kind(skeleton.names[j]), skeleton.children(j)
     hips = [skeleton.offsets[c] for c in children if _kind(skeleton.names[c]) == "hip"]
     out = []
@@ -201,21 +201,39 @@ def _capsules(j: int, skeleton: Skeleton) -> list[tuple[np.ndarray, np.ndarray]]
             continue
         bone = skeleton.offsets[c]
         a, b = (0.3 * bone, 0.7 * bone) if kind == "head" else (np.zeros(3), 1.15 * bone if kind == "elbow" else bone)
+        if kind == "knee":  # the shin's rounded end stops at the ankle, not below it (it touched the ground)
+            b = bone * max(0.5, 1.0 - RADIUS_FRACTION["knee"] * skeleton.height() / np.linalg.norm(bone))
         out.append((a, b))
     if kind == "pelvis" and len(hips) == 2:
         out.append((hips[0], hips[1]))
     return out
 
 
+def _foot_capsules(j: int, skeleton: Skeleton, config: BodyConfig, height: float) -> list[np.ndarray]:
+    """``fromto`` (ankle frame, m) and radius of the two capsules of ``j``'s foot: heel to toe tip, side by side,
+    their lowest points on the sole of the foot's box (:func:`_foot_box`). Rounded soles let the foot roll
+    from heel to toe, and the contact changes smoothly with the foot's pitch; a box stood on its edges."""
+    centre, (hx, hy, hz), pitch = _foot_box(j, skeleton, config, height)
+    c, s = np.cos(pitch), np.sin(pitch)
+    to_ankle = np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]]).T  # sole frame -> ankle frame
+    r = min(hz, hy / 2, 0.022 * height / 1.73)
+    out = []
+    for y in (-(hy - r), hy - r):
+        a = centre + to_ankle @ np.array([-hx + r, y, -hz + r])
+        b = centre + to_ankle @ np.array([hx - r, y, -hz + r])
+        out.append(np.concatenate([a, b, [r]]))
+    return out
+
+
 def _add_geoms(body, j: int, skeleton: Skeleton, config: BodyConfig, height: float) -> None:
-    """Joint ``j``'s geoms on MjSpec body ``body``: a foot box for an ankle, capsules otherwise, with the segment's
-    mass (de Leva fractions of ``config.mass``) shared by length."""
+    """Joint ``j``'s geoms on MjSpec body ``body``: two sole capsules for an ankle, capsules along the bones
+    otherwise, with the segment's mass (de Leva fractions of ``config.mass``) shared by length."""
     name, kind = skeleton.names[j], _kind(skeleton.names[j])
     mass = MASS_FRACTION[kind] * config.mass / _MASS_TOTAL
     if kind == "ankle":
-        centre, size, pitch = _foot_box(j, skeleton, config, height)
-        body.add_geom(name=f"{name}_foot", type=mujoco.mjtGeom.mjGEOM_BOX, pos=centre, size=size, mass=mass,
-                      quat=[np.cos(-pitch / 2), 0.0, np.sin(-pitch / 2), 0.0])
+        for k, cap in enumerate(_foot_capsules(j, skeleton, config, height)):
+            body.add_geom(name=f"{name}_sole{k}", type=mujoco.mjtGeom.mjGEOM_CAPSULE, fromto=cap[:6],
+                          size=[cap[6], 0, 0], mass=mass / 2)
         return
     segments = _capsules(j, skeleton)
     lengths = [np.linalg.norm(b - a) / (0.4 if kind == "head" else 1.15 if kind == "elbow" else 1.0)
@@ -228,37 +246,55 @@ def _add_geoms(body, j: int, skeleton: Skeleton, config: BodyConfig, height: flo
                       mass=max(mass * length / total, 1e-3))
 
 
-def _spec(config: BodyConfig) -> mujoco.MjSpec:
-    """An empty humanoid world: options, defaults (hinge armature and damping, geoms that collide only with
-    the floor, motors with ctrl in [-1, 1]) and the floor."""
+def _spec(config: BodyConfig, timestep: float) -> mujoco.MjSpec:
+    """An empty humanoid world: options (implicitfast, so that the servos' damping is integrated implicitly;
+    dense Newton solver; no warm start, so that a state alone determines a rollout), defaults (hinge
+    armature and damping, geoms that collide only with the floor) and the floor."""
     spec = mujoco.MjSpec()
     spec.modelname = "phymo_humanoid"
     spec.compiler.degree = True
     opt = spec.option
-    opt.timestep, opt.iterations = config.timestep, config.solver_iterations
-    opt.tolerance, opt.ls_iterations = 1e-10, 20
-    opt.solver, opt.integrator = mujoco.mjtSolver.mjSOL_NEWTON, mujoco.mjtIntegrator.mjINT_EULER
+    opt.timestep, opt.iterations, opt.tolerance, opt.ls_iterations = timestep, config.solver_iterations, 1e-8, 10
+    opt.solver, opt.integrator = mujoco.mjtSolver.mjSOL_NEWTON, mujoco.mjtIntegrator.mjINT_IMPLICITFAST
+    opt.jacobian = mujoco.mjtJacobian.mjJAC_DENSE
     opt.disableflags |= mujoco.mjtDisableBit.mjDSBL_WARMSTART
     spec.default.joint.armature, spec.default.joint.damping = config.armature, [config.damping, 0, 0]
     geom = spec.default.geom
     geom.contype, geom.conaffinity, geom.condim = 1, 0, 3
     geom.friction, geom.solref, geom.solimp = [config.friction, 0.005, 0.0001], [0.02, 1], [0.9, 0.95, 0.001, 0.5, 2]
-    spec.default.actuator.ctrllimited, spec.default.actuator.ctrlrange = True, [-1, 1]
     spec.worldbody.add_geom(name="floor", type=mujoco.mjtGeom.mjGEOM_PLANE, size=[0, 0, 1], contype=0, conaffinity=1)
     return spec
 
 
-def build_body(skeleton: Skeleton = CANONICAL, config: BodyConfig = BodyConfig()) -> Body:
-    """Build (with MuJoCo's ``MjSpec``) and compile the humanoid for ``skeleton`` (canonical joint names) and
-    ``config``: see the module docstring for its layout."""
-    if config.mass <= 0:
-        raise ValueError(f"body mass must be positive, got {config.mass}")
+def _effective_inertia(model: mujoco.MjModel, poses: np.ndarray) -> np.ndarray:
+    """``(nv,)`` median over ``poses (P, nq)`` of each dof's effective inertia ``1 / (M^-1)_jj``: what a force on
+    that dof alone accelerates, with the rest of the body free to move (kg m^2 for hinges)."""
+    data = mujoco.MjData(model)
+    out = np.empty((len(poses), model.nv))
+    for i, q in enumerate(poses):
+        data.qpos[:] = q
+        mujoco.mj_forward(model, data)
+        inv = np.zeros((model.nv, model.nv))
+        mujoco.mj_solveM(model, data, inv, np.eye(model.nv))
+        out[i] = 1.0 / np.diag(inv)
+    return np.median(out, axis=0)
+
+
+def build_body(skeleton: Skeleton = CANONICAL, config: BodyConfig | None = None, servo: ServoConfig | None = None,
+               timestep: float = 1 / 120, poses: Motion | None = None) -> Body:
+    """Build (with MuJoCo's ``MjSpec``) and compile the humanoid for ``skeleton`` (canonical joint names).
+
+    The servo gains follow from the hinges' effective inertia in the frames of ``poses`` (default: standing in
+    the rest pose), see :class:`~phymo.physics.config.ServoConfig`; ``config`` and ``servo`` default to their
+    classes' defaults. See the module docstring for the layout.
+    """
+    config, servo = config or BodyConfig(), servo or ServoConfig()
     if config.height is not None:
         skeleton = skeleton.scaled(config.height / skeleton.height())
     height = skeleton.height()
-    spec = _spec(config)
+    spec = _spec(config, timestep)
     hinge_joints: list[int] = []
-    actuators: list[tuple[str, np.ndarray]] = []  # (target joint, gear (6,))
+    hinges: list[tuple[str, float]] = []  # (hinge joint name, torque limit N m)
 
     def emit(j: int, parent) -> None:
         name, kind = skeleton.names[j], _kind(skeleton.names[j])
@@ -272,7 +308,7 @@ def build_body(skeleton: Skeleton = CANONICAL, config: BodyConfig = BodyConfig()
                 i = "XYZ".index(ax)
                 body.add_joint(name=f"{name}_{ax.lower()}", type=mujoco.mjtJoint.mjJNT_HINGE, axis=np.eye(3)[i],
                                limited=mujoco.mjtLimited.mjLIMITED_TRUE, range=lim[i])
-                actuators.append((f"{name}_{ax.lower()}", np.eye(6)[0] * TORQUE_LIMITS[kind] * config.mass / 70.0))
+                hinges.append((f"{name}_{ax.lower()}", TORQUE_LIMITS[kind] * config.mass / 70.0))
         _add_geoms(body, j, skeleton, config, height)
         body.add_site(name=name, size=[0.01, 0, 0])
         for c in skeleton.children(j):
@@ -282,32 +318,58 @@ def build_body(skeleton: Skeleton = CANONICAL, config: BodyConfig = BodyConfig()
                 body.add_site(name=skeleton.names[c], pos=skeleton.offsets[c], size=[0.01, 0, 0])
 
     emit(next(j for j in range(skeleton.num_joints) if skeleton.parents[j] < 0), spec.worldbody)
-    if config.residual:
-        actuators += [("root", np.eye(6)[k] * config.residual_force * (1.0 if k < 3 else 0.2)) for k in range(6)]
-    for k, (joint, gear) in enumerate(actuators):
-        spec.add_actuator(name=joint if joint != "root" else f"residual_{k - len(actuators) + 6}", target=joint,
-                          trntype=mujoco.mjtTrn.mjTRN_JOINT, gear=gear)
+    servos = []
+    for joint, limit in hinges:
+        act = spec.add_actuator(name=joint, target=joint, trntype=mujoco.mjtTrn.mjTRN_JOINT)
+        act.forcelimited, act.forcerange = mujoco.mjtLimited.mjLIMITED_TRUE, [-limit, limit]
+        servos.append(act)
+    residual_gear = np.array([config.residual_force] * 3 + [0.2 * config.residual_force] * 3)
+    for k in range(NUM_RESIDUAL):
+        spec.add_actuator(name=f"residual_{k}", target="root", trntype=mujoco.mjtTrn.mjTRN_JOINT,
+                          gear=np.eye(6)[k] * residual_gear[k], ctrllimited=mujoco.mjtLimited.mjLIMITED_TRUE,
+                          ctrlrange=[-1, 1])
+    for name in skeleton.names:  # site positions read out of batched rollouts
+        spec.add_sensor(name=name, type=mujoco.mjtSensor.mjSENS_FRAMEPOS, objtype=mujoco.mjtObj.mjOBJ_SITE,
+                        objname=name)
+    for act in servos:
+        act.set_to_position(kp=1.0, kv=0.0)
+    model = spec.compile()
+    if poses is None:
+        qpos = model.qpos0[None].copy()
+        qpos[:, 2] = height * 0.53
+    else:
+        qpos = _motion_qpos(skeleton, hinge_joints, model.nq, poses)
+    inertia = _effective_inertia(model, qpos)[HINGE_DOF]
+    w = 2 * np.pi * servo.frequency
+    kp, kv = inertia * w ** 2, 2 * servo.damping_ratio * inertia * w
+    for act, p, v in zip(servos, kp, kv, strict=True):
+        act.set_to_position(kp=float(p), kv=float(v))
     model = spec.compile()
     site_ids = np.array([mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_SITE, n) for n in skeleton.names])
-    return Body(skeleton, config, spec.to_xml(), model, tuple(hinge_joints), site_ids,
-                np.array([np.abs(g).max() for _, g in actuators]))
+    return Body(skeleton, config, servo, spec.to_xml(), model, tuple(hinge_joints), site_ids, kp, kv,
+                np.array([lim for _, lim in hinges]), residual_gear)
+
+
+def _motion_qpos(skeleton: Skeleton, hinge_joints, nq: int, motion: Motion) -> np.ndarray:
+    t = motion.num_frames
+    qpos = np.zeros((t, nq))
+    qpos[:, ROOT_POS] = motion.root_translation
+    qpos[:, ROOT_QUAT] = quat_normalize(motion.rotations[:, 0])
+    adr = 7
+    for j in hinge_joints:
+        qpos[:, adr:adr + 3] = quat_to_euler(motion.rotations[:, j], EULER_ORDER[_kind(skeleton.names[j])])
+        adr += 3
+    qpos[:, HINGE_QPOS] = np.unwrap(qpos[:, HINGE_QPOS], axis=0)  # no 2 pi jumps between frames to interpolate over
+    return qpos
 
 
 def motion_to_qpos(body: Body, motion: Motion) -> np.ndarray:
     """``(T, nq)`` MuJoCo positions for a motion (root translation/rotation, hinge Euler angles, rad).
 
-    Leaf joints' rotations are dropped (they move nothing); angles outside the hinge ranges are kept.
+    Leaf joints' rotations are dropped (they move nothing); angles outside the hinge ranges are kept; each
+    hinge's angle is continuous over time (no 2 pi jumps), so that servo targets interpolate between frames.
     """
-    t = motion.num_frames
-    qpos = np.zeros((t, body.nq))
-    qpos[:, 0:3] = motion.root_translation
-    qpos[:, 3:7] = quat_normalize(motion.rotations[:, 0])
-    adr = 7
-    for j in body.hinge_joints:
-        order = EULER_ORDER[_kind(body.skeleton.names[j])]
-        qpos[:, adr:adr + 3] = quat_to_euler(motion.rotations[:, j], order)
-        adr += 3
-    return qpos
+    return _motion_qpos(body.skeleton, body.hinge_joints, body.nq, motion)
 
 
 def qpos_to_motion(body: Body, qpos: np.ndarray, fps: float) -> Motion:

@@ -8,6 +8,7 @@ the windows it has in order and recomputes from the first missing one.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from pathlib import Path
@@ -17,10 +18,11 @@ import numpy as np
 from phymo.data import Observations
 
 from .config import ReconstructConfig
-from .window import IterLog, Solver, WindowStatus
+from .refine import IterLog, Solver
+from .window import Failure, WindowResult, WindowSolution, WindowStatus
 
 #: bumped when the cached window files change content, so that an old cache is not read as new
-CACHE_VERSION = "w7"
+CACHE_VERSION = "w8"
 
 
 def input_hash(obs: Observations) -> str:
@@ -40,21 +42,24 @@ def cache_folder(root: str | Path, obs: Observations, config: ReconstructConfig,
     return folder
 
 
-def save_window(path: Path, arrays: dict[str, np.ndarray], status: WindowStatus, reason: str, loss: float,
-                terms: dict[str, float], trace: tuple[IterLog, ...], steps: int) -> None:
+def save_window(path: Path, solution: WindowSolution, result: WindowResult) -> None:
     """Write one window atomically (a cut write leaves no file, never a half one)."""
-    meta = {"status": status.value, "reason": reason, "loss": loss, "terms": terms, "steps": steps,
-            "trace": [[t.evaluation, t.loss, t.grad_norm, t.seconds] for t in trace]}
+    meta = {"start": result.start, "stop": result.stop, "used_to": result.used_to, "status": result.status.value,
+            "failures": [[f.value, d] for f, d in result.failures], "loss": result.loss, "steps": result.steps,
+            "residual_share": result.residual_share,
+            "trace": [[t.evaluation, t.loss, t.grad_norm, t.seconds] for t in result.trace]}
     tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, meta=json.dumps(meta), **arrays)
+    np.savez(tmp, meta=json.dumps(meta), **dataclasses.asdict(solution))
     tmp.replace(path)
 
 
-def load_window(path: Path) -> tuple[dict[str, np.ndarray], dict]:
-    """The arrays and metadata :func:`save_window` wrote; the metadata's status and trace are typed again."""
+def load_window(path: Path) -> tuple[WindowSolution, WindowResult]:
+    """The solution and result :func:`save_window` wrote (``cached`` set)."""
     with np.load(path, allow_pickle=False) as z:
-        arrays = {k: z[k] for k in z.files if k != "meta"}
+        solution = WindowSolution(**{f.name: z[f.name] for f in dataclasses.fields(WindowSolution)})
         meta = json.loads(str(z["meta"]))
-    meta["status"] = WindowStatus(meta["status"])
-    meta["trace"] = tuple(IterLog(int(e), *map(float, rest)) for e, *rest in meta["trace"])
-    return arrays, meta
+    trace = tuple(IterLog(int(e), *map(float, rest)) for e, *rest in meta["trace"])
+    result = WindowResult(meta["start"], meta["stop"], meta["used_to"], WindowStatus(meta["status"]),
+                          tuple((Failure(f), d) for f, d in meta["failures"]), float(meta["loss"]), meta["steps"],
+                          trace, float(meta["residual_share"]), cached=True)
+    return solution, result

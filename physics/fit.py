@@ -9,7 +9,11 @@ import numpy as np
 
 from phymo.data import Motion
 
-from .body import MAX_FOOT_DROP, Body, BodyConfig, build_body
+from .body import MAX_FOOT_DROP, Body, build_body
+from .config import BodyConfig, ServoConfig
+
+#: frames of the motion at which the servo gains' effective inertias are taken (evenly spaced; the median)
+GAIN_POSES = 16
 
 log = logging.getLogger(__name__)
 
@@ -44,14 +48,21 @@ def estimate_foot(kinematic: Motion, percentile: float = 10.0) -> tuple[float | 
     return clearance, clearance + float(np.clip(np.median(np.concatenate(drops)), 0.0, MAX_FOOT_DROP * reach))
 
 
-def fitted_body(kinematic: Motion, config: BodyConfig | None = None, fit_ankle: bool = False) -> Body:
+def fitted_body(kinematic: Motion, config: BodyConfig | None = None, servo: ServoConfig | None = None,
+                timestep: float = 1 / 120, fit_ankle: bool = False) -> Body:
     """The humanoid on ``kinematic``'s skeleton, with the sole clearance (and with ``fit_ankle`` the ankle
-    height) fitted to the motion (:func:`estimate_foot`) where ``config`` leaves them None."""
-    config = config or BodyConfig()
+    height) fitted to the motion (:func:`estimate_foot`) where ``config`` leaves them None, its servo gains
+    taken over the motion's poses, simulated at ``timestep`` seconds."""
+    config, servo = config or BodyConfig(), servo or ServoConfig()
     clearance, ankle = estimate_foot(kinematic)
     fit = {k: v for k, v in (("sole_clearance", clearance), ("ankle_height", ankle if fit_ankle else None))
            if v is not None and getattr(config, k) is None}
     if fit:
         config = dataclasses.replace(config, **fit)
         log.info("feet fitted to the kinematic estimate: %s", ", ".join(f"{k} {v:.3f} m" for k, v in fit.items()))
-    return build_body(kinematic.skeleton, config)
+    poses = None
+    if np.all(np.isfinite(kinematic.rotations)) and np.all(np.isfinite(kinematic.root_translation)):
+        frames = np.unique(np.linspace(0, kinematic.num_frames - 1, GAIN_POSES).round().astype(int))
+        poses = Motion(kinematic.skeleton, kinematic.fps, kinematic.root_translation[frames],
+                       kinematic.rotations[frames])
+    return build_body(kinematic.skeleton, config, servo, timestep, poses)

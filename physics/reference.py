@@ -12,12 +12,17 @@ would put that error into the simulation. Before any physics, :func:`tracking_re
    position (:func:`stance_pins`);
 4. refines again with the pins, so that stance feet stand still where the reference puts them.
 
+5. smooths the joint angles once (``smooth_sigma``) and takes the velocities, the site positions and the
+   flight phases (no foot joint in contact) from the smoothed trajectory: a :class:`Reference`, which every
+   window slices, so a frame's reference is the same whichever window it falls in.
+
 The physics then tracks the result and scores itself against it (``weights.kin_*``, ``weights.foot_pin``).
 Measured effect in docs/results.md.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -34,11 +39,61 @@ from phymo.data import (
     runs_of_true,
 )
 
-from .body import Body, motion_to_qpos, qpos_to_motion, site_positions
-from .loss import LossWeights, WindowTargets, window_loss
+from .body import ROOT_QUAT, Body, motion_to_qpos, qpos_to_motion, qpos_to_qvel, site_positions
+from .objective import WindowTargets, window_loss
 
 if TYPE_CHECKING:
-    from .config import ReferenceConfig
+    from .config import LossWeights, ReferenceConfig
+
+
+@dataclass(frozen=True)
+class Reference:
+    """What the physics tracks, frame by frame (``T`` frames, world Z up, metres, radians).
+
+    Attributes:
+        motion: the refined, grounded, foot-pinned estimate (before smoothing).
+        qpos: ``(T, nq)`` its smoothed MuJoCo positions: the servos' targets are its hinge angles.
+        qvel: ``(T, nv)`` their velocities (central differences).
+        sites: ``(T, J, 3)`` the body's joint sites in ``qpos``: what the planner and the loss compare with.
+        stance, pins: ``(T, 4)`` foot joints in stance and ``(T, 4, 3)`` where they are pinned (None: no pins).
+        flight: ``(T,)`` no foot joint in contact (:data:`phymo.data.metrics.FOOT_CONTACT`): the body is in
+            the air, and nothing may hold it up.
+    """
+
+    motion: Motion
+    qpos: np.ndarray
+    qvel: np.ndarray
+    sites: np.ndarray
+    stance: np.ndarray | None
+    pins: np.ndarray | None
+    flight: np.ndarray
+
+    @property
+    def num_frames(self) -> int:
+        return len(self.qpos)
+
+    def slice(self, start: int, stop: int) -> Reference:
+        """Frames ``[start, stop)``."""
+        cut = (lambda a: None if a is None else a[start:stop])  # noqa: E731
+        return Reference(self.motion.slice(start, stop), self.qpos[start:stop], self.qvel[start:stop],
+                         self.sites[start:stop], cut(self.stance), cut(self.pins), self.flight[start:stop])
+
+
+def trajectory(body: Body, motion: Motion, sigma: float, stance: np.ndarray | None = None,
+               pins: np.ndarray | None = None) -> Reference:
+    """The :class:`Reference` of ``motion``: joint angles smoothed over ``sigma`` frames (quaternion signs made
+    continuous first), velocities, sites and flight phases."""
+    q = motion_to_qpos(body, motion)
+    quat = q[:, ROOT_QUAT]
+    for i in range(1, len(quat)):
+        if np.dot(quat[i], quat[i - 1]) < 0:
+            quat[i:] *= -1
+    q = smooth_frames(q, sigma)
+    q[:, ROOT_QUAT] /= np.linalg.norm(q[:, ROOT_QUAT], axis=1, keepdims=True)
+    sites = site_positions(body, q)
+    feet = sites[:, body.foot_sites()]
+    flight = ~FOOT_CONTACT.in_contact(feet, FOOT_JOINTS).any(axis=1)
+    return Reference(motion, q, qpos_to_qvel(body, q, 1.0 / motion.fps), sites, stance, pins, flight)
 
 
 def smooth_frames(x: np.ndarray, sigma: float) -> np.ndarray:
@@ -112,8 +167,7 @@ def refine_motion(body: Body, obs: Observations, motion: Motion, weights: LossWe
     kp = np.asarray(obs.keypoints_2d, dtype=np.float64)
     seen = np.all(np.isfinite(kp), axis=-1) & np.isfinite(obs.confidence)
     targets = WindowTargets.from_arrays(np.where(seen[..., None], kp, 0.0), np.where(seen, obs.confidence, 0.0),
-                                        motion.positions(), obs.camera, obs.fps, body.foot_sites(), 1,
-                                        pins, stance)
+                                        motion.positions(), obs.camera, obs.fps, body.foot_sites(), pins, stance)
     rot0, root0 = torch.as_tensor(motion.rotations), torch.as_tensor(motion.root_translation)
     d_rot = torch.zeros(rot0.shape[:-1] + (3,), dtype=torch.float64, requires_grad=True)
     d_root = torch.zeros_like(root0, requires_grad=True)
@@ -126,7 +180,7 @@ def refine_motion(body: Body, obs: Observations, motion: Motion, weights: LossWe
     def closure():
         opt.zero_grad()
         pos = forward_kinematics(sk.parents, sk.offsets, root0 + d_root, rotations())
-        loss, _ = window_loss(pos, no_controls, targets, weights)
+        loss, _ = window_loss(pos, no_controls, None, targets, weights)
         loss.backward()
         return loss
 
@@ -135,14 +189,12 @@ def refine_motion(body: Body, obs: Observations, motion: Motion, weights: LossWe
         return Motion(sk, motion.fps, (root0 + d_root).numpy(), rotations().numpy())
 
 
-def tracking_reference(body: Body, obs: Observations, config: ReferenceConfig
-                       ) -> tuple[Motion, np.ndarray | None, np.ndarray | None]:
-    """The reference of ``obs.kinematic`` (see the module docstring): motion, pins ``(T, 4, 3)`` and stance
-    ``(T, 4)``. ``config.refine_iterations`` 0 skips the refinement; a non-finite estimate is returned as it
-    is, without pins (its windows fall back)."""
+def tracking_reference(body: Body, obs: Observations, config: ReferenceConfig) -> Reference | None:
+    """The :class:`Reference` of ``obs.kinematic`` (see the module docstring). ``config.refine_iterations`` 0
+    skips the refinement; a non-finite estimate has none (None: its windows fall back)."""
     ref = obs.kinematic
     if not (np.all(np.isfinite(ref.root_translation)) and np.all(np.isfinite(ref.rotations))):
-        return ref, None, None
+        return None
     if config.ground_snap > 0:  # ground first, so that the feet are pinned on the floor
         q = motion_to_qpos(body, ref)
         q[:, 2] = ground_root_height(body, q, config.ground_snap)
@@ -152,4 +204,4 @@ def tracking_reference(body: Body, obs: Observations, config: ReferenceConfig
     pins, stance = stance_pins(body, ref, config.pin_speed)
     if config.refine_iterations > 0 and stance.any():
         ref = refine_motion(body, obs, ref, config.weights, config.refine_iterations, pins, stance)
-    return ref, pins, stance
+    return trajectory(body, ref, config.smooth_sigma, stance, pins)

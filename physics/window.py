@@ -1,183 +1,195 @@
-"""One window's optimization problem, how it is solved, and what the solve returns.
+"""One window, start to end: plan -> refine -> check, re-solved, rescued, or fallen back; a typed result.
 
-A :class:`WindowProblem` is the window loss (:func:`phymo.physics.loss.window_loss`) of the rollout of
-control knots ``(K, nu)`` (normalized to [-1, 1]), differentiable through the adjoint, with the knots of
-the tracking pass as the starting point. It is made by one builder,
-:meth:`phymo.physics.sequence.PreparedSequence.window`, for the reconstruction, the evaluation's optimizer
-comparison, the benchmarks and meta-training alike. :func:`solve_window` runs an optimizer on it for a
-step budget and keeps the best iterate; the trace it returns records every loss evaluation, in the
-spirit of MuJoCo's ``minimize.py``.
+:func:`solve_window` climbs a ladder of attempts (:data:`LADDER`) until one keeps the body up:
+
+1. plan from the window's start state and refine the plan on the window loss;
+2. the same with twice the planner's samples and 1.5 times its horizon;
+3. from the reference's state instead (a jump at the seam, but physics);
+4. **assisted**: the residual root force allowed, from the start state (rescue, never the default);
+5. otherwise the kinematic estimate stands in (**fell back**).
+
+An attempt fails when its simulation diverges, its body falls (:func:`~phymo.physics.problem.fell`) or it
+leaves the reference by more than ``WindowConfig.max_deviation``. With ``ReconstructConfig.residual`` every
+attempt is assisted (the behaviour before the body stood on its own).
 """
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import logging
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
 
 import numpy as np
-import torch
-from threadpoolctl import threadpool_limits
 
-from .adjoint import Simulator, differentiable_rollout
-from .loss import LossWeights, WindowTargets, window_loss
-from .simulate import SimulationDiverged
+from phymo.data import G, Observations
+
+from .body import NUM_RESIDUAL, Body, motion_to_qpos, qpos_to_qvel
+from .dynamics import SimulationDiverged
+from .problem import PreparedSequence, fell
+from .refine import IterLog, Solver, one_thread, refine
 
 log = logging.getLogger(__name__)
-
-
-class Optimizer(Protocol):
-    """What a window needs of an optimizer: ``torch.optim`` style ``step(closure)`` over one tensor.
-
-    ``closure()`` zeroes the gradient, evaluates the loss, back-propagates and returns the loss.
-    ``torch.optim.Adam([x])`` and ``torch.optim.LBFGS([x])`` satisfy it; so does a learned optimizer.
-    """
-
-    def step(self, closure: Callable[[], torch.Tensor]) -> Any: ...
-
-
-OptimizerFactory = Callable[[torch.Tensor], Optimizer]
-
-
-@dataclass(frozen=True)
-class Solver:
-    """How every window is optimized: an optimizer factory, the optimizer steps per window and a name that
-    identifies both with the optimizer's settings (it keys the window cache and labels the reports).
-    :func:`phymo.optimizer.window_solver` makes the one for an :class:`~phymo.optimizer.OptimizerConfig`."""
-
-    make: OptimizerFactory
-    steps: int
-    name: str
 
 
 class WindowStatus(enum.Enum):
     """What became of a window."""
 
-    OPTIMIZED = "optimized"  #: solved on the first attempt
-    RESOLVED = "re-solved"  #: the first attempt fell or diverged; a later attempt was kept (``reason`` says why)
-    FELL_BACK = "fell back"  #: no attempt was kept: the kinematic estimate stands in (``reason`` says why)
+    OPTIMIZED = "optimized"  #: the first attempt was kept
+    RESOLVED = "re-solved"  #: a later attempt without the residual was kept (``failures`` say why)
+    ASSISTED = "assisted"  #: the residual root force was used (a rescue, or ``residual`` set)
+    FELL_BACK = "fell back"  #: no attempt was kept: the kinematic estimate stands in
+
+
+class Failure(enum.Enum):
+    """Why an attempt at a window was not kept."""
+
+    BAD_INPUT = "bad input"
+    DIVERGED = "simulation diverged"
+    FELL = "the body fell"
+    LOST = "the body lost the reference"
 
 
 @dataclass(frozen=True)
-class IterLog:
-    """One loss-and-gradient evaluation of a solve: its 1-based count, the loss, the gradient's norm and the
-    seconds since the solve began."""
+class Attempt:
+    """One rung of the ladder: planner effort (samples x ``samples``, horizon x ``horizon``), start from the
+    reference's state instead of the previous window's, residual allowed."""
 
-    evaluation: int
-    loss: float
-    grad_norm: float
-    seconds: float
+    samples: float = 1.0
+    horizon: float = 1.0
+    from_reference: bool = False
+    assisted: bool = False
+
+    def describe(self) -> str:
+        parts = [f"{self.samples:g}x samples"] if self.samples != 1 else []
+        parts += [f"{self.horizon:g}x horizon"] if self.horizon != 1 else []
+        parts += ["from the reference's state"] if self.from_reference else []
+        parts += ["residual allowed"] if self.assisted else []
+        return ", ".join(parts) or "as configured"
+
+
+#: the attempts at a window, in order (see the module docstring)
+LADDER = (Attempt(), Attempt(samples=2.0, horizon=1.5), Attempt(from_reference=True), Attempt(assisted=True))
+#: with ``ReconstructConfig.residual``: every attempt assisted
+ASSISTED_LADDER = (Attempt(assisted=True), Attempt(samples=2.0, horizon=1.5, assisted=True),
+                   Attempt(from_reference=True, assisted=True))
 
 
 @dataclass(frozen=True)
-class Solution:
-    """The best iterate of a solve and its trace (``steps`` optimizer steps, ``len(trace)`` evaluations)."""
+class WindowResult:
+    """What became of one window: frames ``[start, stop)`` solved, ``[start, used_to)`` in the output (the next
+    window starts from this one's state at ``used_to``, so windows join without a seam).
 
-    knots: np.ndarray
-    loss: float
-    terms: dict[str, float]
-    trace: tuple[IterLog, ...]
-    steps: int
-
-
-@dataclass
-class WindowProblem:
-    """The optimization problem of frames ``[start, stop)`` of a sequence (see the module docstring).
-
-    ``state0`` is the start state in the tangent convention of :func:`differentiable_rollout` (zero
-    position offset from ``qpos0``, then the velocity); ``reference_positions (F, J, 3)`` is what the
-    simulated joints are held against to tell a fall. Call :meth:`close` when done (it stops the
-    Jacobian threads).
+    ``failures`` are the failed attempts' reasons with their details; ``loss`` the best window loss (NaN when
+    it fell back); ``steps`` optimizer steps and ``len(trace)`` loss evaluations were spent on the attempt
+    kept; ``residual_share`` is its mean residual root force over the body weight (0 unless assisted);
+    ``cached``: read from the window cache.
     """
 
     start: int
     stop: int
-    sim: Simulator
-    qpos0: np.ndarray
-    state0: torch.Tensor
-    targets: WindowTargets
-    weights: LossWeights
-    knots0: np.ndarray
-    reference_positions: np.ndarray
+    used_to: int
+    status: WindowStatus
+    failures: tuple[tuple[Failure, str], ...]
+    loss: float
+    steps: int
+    trace: tuple[IterLog, ...]
+    residual_share: float
+    cached: bool = False
 
-    def loss(self, knots: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        """The window loss of the rollout of ``knots`` and its unweighted terms; raises ``SimulationDiverged``."""
-        pos = differentiable_rollout(self.sim, self.qpos0, self.state0, knots)
-        return window_loss(pos, knots, self.targets, self.weights)
+    @property
+    def reason(self) -> str:
+        """The failures as one sentence for reports ('' when the first attempt was kept)."""
+        return "; ".join(f"{f.value}: {detail}" for f, detail in self.failures)
 
-    def rollout(self, knots: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-        """Per frame ``qpos (F, nq)``, ``qvel (F, nv)``, torques ``(F, nu)`` (N m, N) of the rollout of
-        ``knots``, and its mean joint distance from the reference, metres. Raises ``SimulationDiverged``."""
-        sim, s = self.sim, self.sim.substeps
-        positions = sim.run(self.qpos0, self.state0.numpy(), knots)
-        frames = np.arange(self.stop - self.start)
-        ctrl = sim.last["ctrl"][np.minimum(frames * s, len(sim.last["ctrl"]) - 1)]
-        deviation = np.linalg.norm(positions - self.reference_positions, axis=-1).mean()
-        return sim.last["qpos"][::s], sim.last["qvel"][::s], ctrl * sim.body.gear, float(deviation)
-
-    def close(self) -> None:
-        self.sim.close()
+    @property
+    def fell_back(self) -> bool:
+        return self.status is WindowStatus.FELL_BACK
 
 
-@contextlib.contextmanager
-def one_thread():
-    """BLAS and torch on one thread. The arrays here are small, and a multi-threaded reduction sums in an
-    order that depends on the thread count (Ray workers get 1); contact dynamics amplify the last-bit
-    differences into different results, and every user of a window must see the same problem: building a
-    window (:meth:`~phymo.physics.PreparedSequence.window`) and solving it (:func:`solve_window`) run under it."""
-    torch_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with threadpool_limits(limits=1, user_api="blas"):
-            yield
-    finally:
-        torch.set_num_threads(torch_threads)
+@dataclass(frozen=True)
+class WindowSolution:
+    """The arrays of the window kept, per frame: ``qpos``, ``qvel``, actuator ``forces`` (NaN when it fell back),
+    and the variables ``x`` (servo offsets, residual controls; they warm-start the next window's planner)."""
+
+    qpos: np.ndarray
+    qvel: np.ndarray
+    forces: np.ndarray
+    x: np.ndarray
+
+
+def bad_input(obs: Observations) -> str | None:
+    if obs.num_frames < 2:
+        return "window shorter than 2 frames"
+    if not (np.all(np.isfinite(obs.keypoints_2d)) and np.all(np.isfinite(obs.confidence))):
+        return "non-finite keypoints or confidences"
+    if not (np.all(np.isfinite(obs.kinematic.rotations)) and np.all(np.isfinite(obs.kinematic.root_translation))):
+        return "non-finite kinematic estimate"
+    if not np.any(obs.confidence > 0):
+        return "no keypoint with confidence > 0"
+    return None
 
 
 @one_thread()
-def solve_window(problem: WindowProblem, solver: Solver, steps: int | None = None) -> Solution:
-    """``steps`` (default ``solver.steps``) optimizer steps from the tracking pass's knots, each followed by
-    clamping the knots to [-1, 1]; returns the best iterate, the last one included.
+def solve_window(seq: PreparedSequence, start: int, stop: int, used_to: int, state: tuple | None,
+                 warm: np.ndarray | None, solver: Solver) -> tuple[WindowSolution, WindowResult]:
+    """Frames ``[start, stop)`` of ``seq`` from ``state = (qpos, qvel)`` (None: the reference's), the planner
+    warm-started with ``warm`` offsets: the solution kept and its :class:`WindowResult` (module docstring)."""
+    failures: list[tuple[Failure, str]] = []
+    reason = bad_input(seq.obs.slice(start, stop)) if seq.reference is not None else "no finite reference"
+    ladder = () if reason else ASSISTED_LADDER if seq.config.residual else LADDER
+    if reason:
+        failures.append((Failure.BAD_INPUT, reason))
+    for k, attempt in enumerate(ladder):
+        if attempt.from_reference and state is None:
+            continue  # the first window starts from the reference anyway
+        how = f" (attempt {k + 1}: {attempt.describe()})"
+        try:
+            problem = seq.window(start, stop, None if attempt.from_reference else state,
+                                 None if attempt.from_reference else warm, seed=k, samples=attempt.samples,
+                                 horizon=attempt.horizon, assisted=attempt.assisted)
+        except SimulationDiverged as e:
+            failures.append((Failure.DIVERGED, f"planning{how}: {e}"))
+            continue
+        try:
+            sol = refine(problem, solver)
+            roll = problem.rollout(sol.x)
+        except SimulationDiverged as e:
+            failures.append((Failure.DIVERGED, f"{e}{how}"))
+            continue
+        finally:
+            problem.close()
+        deviation = float(np.linalg.norm(roll.sites - problem.reference.sites, axis=-1).mean())
+        why = fell(seq.body, roll, problem.reference)
+        if why is not None:
+            failures.append((Failure.FELL, why + how))
+            continue
+        if deviation > seq.config.windows.max_deviation:
+            failures.append((Failure.LOST, f"{deviation:.3f} m from the reference on average (> max_deviation "
+                                           f"{seq.config.windows.max_deviation} m){how}"))
+            continue
+        status = (WindowStatus.ASSISTED if attempt.assisted else
+                  WindowStatus.OPTIMIZED if not failures else WindowStatus.RESOLVED)
+        if failures:
+            log.warning("window at frame %d %s after: %s", start, status.value, "; ".join(d for _, d in failures))
+        share = residual_share(seq.body, roll.forces[:used_to - start]) if attempt.assisted else 0.0
+        return (WindowSolution(roll.qpos, roll.qvel, roll.forces, sol.x),
+                WindowResult(start, stop, used_to, status, tuple(failures), sol.loss, sol.steps, sol.trace, share))
+    log.warning("physics window at frame %d falls back to the kinematic estimate: %s", start,
+                "; ".join(d for _, d in failures))
+    return (fallback(seq.body, seq.obs.slice(start, stop)),
+            WindowResult(start, stop, used_to, WindowStatus.FELL_BACK, tuple(failures), float("nan"), 0, (), 0.0))
 
-    A step whose rollout diverges ends the solve with the best iterate so far (the tracking pass's knots are
-    the first). Raises ``SimulationDiverged`` only when the tracking pass's own rollout does.
-    """
-    steps = solver.steps if steps is None else steps
-    knots = torch.tensor(problem.knots0, requires_grad=True)
-    opt = solver.make(knots)
-    best: dict = {"loss": np.inf}
-    trace: list[IterLog] = []
-    t0 = time.perf_counter()
 
-    def keep(loss: float, terms: dict) -> None:
-        if loss < best["loss"]:
-            best.update(loss=loss, knots=knots.detach().numpy().copy(), terms=terms)
+def residual_share(body: Body, forces: np.ndarray) -> float:
+    """Mean magnitude of the residual root force in ``forces (F, nu)`` over the body weight."""
+    force = np.linalg.norm(forces[:, -NUM_RESIDUAL:][:, :3], axis=1)
+    return float(force.mean() / (body.config.mass * G)) if len(force) else 0.0
 
-    def closure():
-        knots.grad = None
-        loss, terms = problem.loss(knots)
-        loss.backward()
-        value = float(loss.detach())
-        trace.append(IterLog(len(trace) + 1, value, float(knots.grad.norm()), time.perf_counter() - t0))
-        keep(value, terms)
-        return loss
 
-    taken = 0
-    try:
-        for _ in range(steps):
-            opt.step(closure)
-            taken += 1
-            with torch.no_grad():
-                knots.clamp_(-1.0, 1.0)
-        with torch.no_grad():  # the last step's iterate, not evaluated by any closure yet
-            value, terms = problem.loss(knots)
-        keep(float(value), terms)
-    except SimulationDiverged as e:
-        if "knots" not in best:
-            raise
-        log.warning("window at frame %d: an optimizer step diverged (%s); keeping the best iterate", problem.start, e)
-    return Solution(best["knots"], best["loss"], best["terms"], tuple(trace), taken)
+def fallback(body: Body, obs: Observations) -> WindowSolution:
+    """The kinematic estimate of a window as simulation state; forces NaN (nothing was simulated)."""
+    q = np.nan_to_num(motion_to_qpos(body, obs.kinematic))
+    q[:, 3:7] /= np.maximum(np.linalg.norm(q[:, 3:7], axis=1, keepdims=True), 1e-12)
+    q[np.linalg.norm(q[:, 3:7], axis=1) < 0.5, 3:7] = (1.0, 0.0, 0.0, 0.0)
+    return WindowSolution(q, qpos_to_qvel(body, q, 1.0 / obs.fps), np.full((len(q), body.nu), np.nan),
+                          np.zeros((len(q), 0)))

@@ -1,4 +1,12 @@
-"""DiffPhy-style reconstruction loss of one window, in torch (float64)."""
+"""What a window is judged by: the planner's tracking cost (numpy, batched) and the DiffPhy-style loss that
+the gradient refinement minimizes (torch, float64), both over simulated joint positions.
+
+The planner's cost (:func:`plan_cost`) compares a batch of rollouts with the reference the way MuJoCo MPC's
+humanoid tracking task does: the centroid of the joints, and every joint relative to that centroid, under
+a smooth absolute-value norm, so that a rollout far off is not chased at any price, plus the size of the
+servo offsets. The window loss (:func:`window_loss`) adds what the video says: reprojection of the joints
+onto the keypoints, the feet's stance and the ground.
+"""
 
 from __future__ import annotations
 
@@ -9,41 +17,28 @@ import torch
 
 from phymo.data import FOOT_CONTACT, FOOT_JOINTS, Camera
 
+from .config import LossWeights
 
-@dataclass(frozen=True)
-class LossWeights:
-    """Weights of the window loss terms (each term is a mean, so weights are comparable across windows).
+#: the planner's weights (MuJoCo MPC's humanoid tracking task: centroid 100, joints about it 30), its
+#: smooth-abs scale (m), and the centroid's height counted twice (a body that sinks is about to fall)
+CENTROID_WEIGHT, POSE_WEIGHT, SMOOTH_ABS, HEIGHT_FACTOR = 100.0, 30.0, 0.1, 2.0
 
-    Attributes:
-        reproj: confidence-weighted Geman-McClure 2D reprojection error (dimensionless, in [0, 1)).
-        reproj_sigma_px: robust scale of the reprojection error, pixels.
-        kin_global: squared distance to the kinematic 3D estimate, world frame, per m^2.
-        kin_relative: the same after subtracting the root (pelvis) position, per m^2.
-        torque: mean squared normalized joint controls (torque / limit).
-        residual: mean squared normalized residual root force/torque (force / residual limit).
-        skating: squared horizontal foot speed (m/s)^2 weighted by the reference's contact: its stance
-            (``WindowTargets.foot_contact``) or else a soft test of its foot joints' heights against the
-            contact heights of :data:`phymo.data.metrics.FOOT_CONTACT`. Taken from the reference, not the
-            simulation, so that the optimizer cannot buy less skating by lifting a foot and the gradient is
-            that of the loss (line searches rely on it).
-        foot_pin: squared horizontal distance (m^2) of a foot joint from its pinned stance position, in the
-            frames where the reference has it in contact (see ``WindowTargets.foot_pins``).
-        penetration: squared depth (m^2) of any joint below the ground plane z = 0.
-        smooth_ctrl: squared second difference of the control knots.
-        smooth_pos: squared joint acceleration, (m/s^2)^2.
-    """
 
-    reproj: float = 10.0
-    reproj_sigma_px: float = 20.0
-    kin_global: float = 30.0
-    kin_relative: float = 30.0
-    torque: float = 1e-3
-    residual: float = 1e-1
-    skating: float = 1.0
-    foot_pin: float = 100.0
-    penetration: float = 1e4
-    smooth_ctrl: float = 1e-2
-    smooth_pos: float = 1e-5
+def smooth_abs(x: np.ndarray, p: float) -> np.ndarray:
+    """``sqrt(x^2 + p^2) - p``: quadratic near 0, growing like ``|x|`` beyond ``p``."""
+    return np.sqrt(x * x + p * p) - p
+
+
+def plan_cost(sites: np.ndarray, reference: np.ndarray, offsets: np.ndarray, control_cost: float) -> np.ndarray:
+    """``(B,)`` cost of rollouts whose joint sites are ``sites (B, H, J, 3)`` against ``reference (H, J, 3)``
+    (world, metres), with servo target offsets ``offsets (B, ...)`` (rad) weighted by ``control_cost``."""
+    centroid, ref_centroid = sites.mean(axis=2), reference.mean(axis=1)
+    scale = np.array([1.0, 1.0, HEIGHT_FACTOR])
+    centre = smooth_abs(np.linalg.norm((centroid - ref_centroid) * scale, axis=-1), SMOOTH_ABS).sum(axis=1)
+    pose = (sites - centroid[:, :, None]) - (reference - ref_centroid[:, None])
+    shape = smooth_abs(np.linalg.norm(pose, axis=-1), SMOOTH_ABS).mean(axis=2).sum(axis=1)
+    effort = (offsets.reshape(len(offsets), -1) ** 2).sum(axis=1)
+    return CENTROID_WEIGHT * centre + POSE_WEIGHT * shape + control_cost * effort
 
 
 @dataclass
@@ -53,11 +48,10 @@ class WindowTargets:
     Attributes:
         keypoints_2d: ``(F, J, 2)`` pixels (finite; missing ones have confidence 0).
         confidence: ``(F, J)`` in [0, 1].
-        kinematic: ``(F, J, 3)`` kinematic joint positions, world, metres.
+        kinematic: ``(F, J, 3)`` the reference's joint positions, world, metres.
         camera: the pinhole camera.
         fps: frames per second.
         foot_joints: indices of the foot joints (ankles, toes, in :data:`phymo.data.FOOT_JOINTS` order).
-        num_joint_ctrl: the first controls are joint torques, the rest residual root actuators.
         foot_pins: ``(F, len(foot_joints), 2)`` pinned horizontal stance positions, finite where
             ``foot_contact`` is 1; with them the skating term uses ``foot_contact``
             instead of a height test on the reference's feet.
@@ -70,23 +64,23 @@ class WindowTargets:
     camera: Camera
     fps: float
     foot_joints: list[int]
-    num_joint_ctrl: int
     foot_pins: torch.Tensor | None = None
     foot_contact: torch.Tensor | None = None
 
     @classmethod
-    def from_arrays(cls, keypoints_2d, confidence, kinematic, camera, fps, foot_joints, num_joint_ctrl,
-                    foot_pins=None, foot_contact=None):
+    def from_arrays(cls, keypoints_2d, confidence, kinematic, camera, fps, foot_joints, foot_pins=None,
+                    foot_contact=None):
         t = lambda a: None if a is None else torch.as_tensor(np.asarray(a, dtype=np.float64))  # noqa: E731
         if foot_pins is not None:
             foot_pins = np.nan_to_num(np.asarray(foot_pins, dtype=np.float64)[..., :2])
-        return cls(t(keypoints_2d), t(confidence), t(kinematic), camera, fps, list(foot_joints), num_joint_ctrl,
-                   t(foot_pins), t(foot_contact))
+        return cls(t(keypoints_2d), t(confidence), t(kinematic), camera, fps, list(foot_joints), t(foot_pins),
+                   t(foot_contact))
 
 
-def loss_terms(pos: torch.Tensor, knots: torch.Tensor, targets: WindowTargets,
+def loss_terms(pos: torch.Tensor, controls: torch.Tensor, residual: torch.Tensor | None, targets: WindowTargets,
                w: LossWeights) -> dict[str, torch.Tensor]:
-    """Unweighted loss terms for simulated positions ``pos (F, J, 3)`` and control knots ``(K, nu)``."""
+    """Unweighted loss terms for simulated positions ``pos (F, J, 3)``, the servo target offsets ``controls
+    (F, n)`` (rad) and the normalized residual controls ``residual (F, 6)`` (None: no residual)."""
     uv = targets.camera.project(pos)
     r2 = ((uv - targets.keypoints_2d) ** 2).sum(-1) / w.reproj_sigma_px ** 2
     conf = targets.confidence
@@ -94,9 +88,9 @@ def loss_terms(pos: torch.Tensor, knots: torch.Tensor, targets: WindowTargets,
     kin = targets.kinematic
     kin_global = ((pos - kin) ** 2).sum(-1).mean()
     kin_relative = (((pos - pos[:, :1]) - (kin - kin[:, :1])) ** 2).sum(-1).mean()
-    nj = targets.num_joint_ctrl
-    torque = (knots[:, :nj] ** 2).mean()
-    residual = (knots[:, nj:] ** 2).mean() if knots.shape[1] > nj else knots.new_zeros(())
+    knots = controls if residual is None else torch.cat([controls, residual], dim=1)
+    offset = (controls ** 2).mean()
+    residual = pos.new_zeros(()) if residual is None else (residual ** 2).mean()
     feet = pos[:, targets.foot_joints]
     if targets.foot_contact is not None:
         contact = targets.foot_contact[:-1] * targets.foot_contact[1:]
@@ -113,14 +107,14 @@ def loss_terms(pos: torch.Tensor, knots: torch.Tensor, targets: WindowTargets,
                    else knots.new_zeros(()))
     acc = (pos[2:] - 2 * pos[1:-1] + pos[:-2]) * targets.fps ** 2
     smooth_pos = (acc ** 2).sum(-1).mean() if pos.shape[0] > 2 else pos.new_zeros(())
-    return {"reproj": reproj, "kin_global": kin_global, "kin_relative": kin_relative, "torque": torque,
+    return {"reproj": reproj, "kin_global": kin_global, "kin_relative": kin_relative, "offset": offset,
             "residual": residual, "skating": skating, "foot_pin": foot_pin, "penetration": penetration,
             "smooth_ctrl": smooth_ctrl, "smooth_pos": smooth_pos}
 
 
-def window_loss(pos: torch.Tensor, knots: torch.Tensor, targets: WindowTargets,
-                w: LossWeights = LossWeights()) -> tuple[torch.Tensor, dict[str, float]]:
+def window_loss(pos: torch.Tensor, controls: torch.Tensor, residual: torch.Tensor | None, targets: WindowTargets,
+                w: LossWeights) -> tuple[torch.Tensor, dict[str, float]]:
     """Weighted total loss and the unweighted terms as floats (for logging)."""
-    terms = loss_terms(pos, knots, targets, w)
+    terms = loss_terms(pos, controls, residual, targets, w)
     total = sum(getattr(w, k) * v for k, v in terms.items())
     return total, {k: float(v.detach()) for k, v in terms.items()}
