@@ -5,8 +5,8 @@ import numpy as np
 from matplotlib.collections import PolyCollection
 from matplotlib.patches import Polygon, Rectangle
 
-from phymo.app.overlay import OverlayBody, blank_frames, draw_frame, write_overlay_video
-from phymo.app.plots import SegmentSeries, WindowTrace, loss_figure, plausibility_figure, save
+from phymo.app.render.overlay import OverlayBody, blank_frames, draw_frame, write_overlay_video
+from phymo.app.render.plots import SegmentSeries, WindowTrace, loss_figure, plausibility_figure, save
 from phymo.data import CANONICAL, Camera, walking_motion
 
 

@@ -4,7 +4,8 @@ import types
 
 import pytest
 
-from phymo.app import bench, cli
+from phymo.app.benchmarks.registry import BENCHMARKS, Benchmark
+from phymo.app.commands import bench, cli
 from phymo.data import DataFormatError
 
 
@@ -43,8 +44,8 @@ def test_bench_table_and_json(tmp_path, monkeypatch, capsys):
     def options(parser):
         parser.add_argument("--size", type=int, default=3)
 
-    monkeypatch.setitem(bench.BENCHMARKS, "fake", bench.Benchmark("tests.fake:run", "a fake", options))
-    monkeypatch.setattr(bench, "_call", lambda _target: fake)
+    monkeypatch.setitem(BENCHMARKS, "fake", Benchmark("tests.fake:run", "a fake", options))
+    monkeypatch.setattr(bench, "load", lambda _target: fake)
     assert cli.main(["bench", "fake", "--quick", "--size", "5", "--json", str(tmp_path / "out" / "b.json")]) == 0
     assert seen == {"quick": True, "size": 5}  # the benchmark's own option reaches it
     out = capsys.readouterr().out.splitlines()

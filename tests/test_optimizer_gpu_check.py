@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from phymo.app import cli
+from phymo.app.commands import cli
 from phymo.optimizer import gpu_check as G
 
 no_cuda = pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")

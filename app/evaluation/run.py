@@ -1,13 +1,13 @@
-"""Evaluation orchestration: sequence jobs, sequential and Ray runners, streamed results.
+"""Evaluation orchestration: one sequence's job, and the run over a dataset with streamed, resumable results.
 
-A dataset (:data:`phymo.app.eval_datasets.DATASETS`) lists :class:`SequenceSpec` jobs (small,
+A dataset (:data:`phymo.app.evaluation.datasets.DATASETS`) lists :class:`SequenceSpec` jobs (small,
 picklable) and turns one into a :class:`Sample`: observations carrying a kinematic initialization, plus
 ground-truth world positions ``(T, J, 3)`` (metres, canonical joint order) and the joints the protocol
 scores. One job reconstructs the sequence with physics and scores the kinematic initialization and the
 physics result against ground truth. Each finished job is appended as one JSON line to
 ``OUT/sequences.jsonl`` at once, so a rerun skips sequences already finished; a job that raises is
-recorded as failed, never aborts the run. ``OUT/summary.json`` and ``OUT/summary.md`` aggregate per
-action (frames pooled) and overall (mean over actions), Human3.6M style (:mod:`phymo.app.eval_summary`).
+recorded as failed, never aborts the run (:mod:`.runners`). ``OUT/summary.json`` and ``OUT/summary.md``
+aggregate per action (frames pooled) and overall (mean over actions), Human3.6M style (:mod:`.summary`).
 """
 
 from __future__ import annotations
@@ -18,88 +18,38 @@ import json
 import logging
 import os
 import time
-import traceback
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from phymo.app.eval_datasets import (  # noqa: F401 - re-exported: the evaluation API in one place
-    DATASETS,
-    EvalConfig,
-    Sample,
-    SequenceSpec,
-    list_sequences,
-    sequence_seed,
-)
-from phymo.app.eval_summary import (  # noqa: F401 - re-exported: the evaluation API in one place
-    KINDS,
-    METRICS,
-    PHYSICS_EXTRAS,
-    PUBLISHED_H36M,
-    compare_optimizers,
-    format_comparison,
-    format_markdown,
-    format_published,
-    summarize,
-)
-from phymo.data import CANONICAL, atomic_write_bytes, atomic_write_json, metrics
+from phymo.app.outputs import window_count_fields
+from phymo.data import atomic_write_bytes, atomic_write_json
+
+from .datasets import dataset, list_sequences
+from .runners import SequentialRunner
+from .scoring import plausibility, score
+from .summary import compare_optimizers, format_comparison, format_markdown, summarize
+from .types import EvalConfig, Sample, SequenceSpec
 
 log = logging.getLogger(__name__)
 
 
 # ---- one sequence ---------------------------------------------------------------------------------
 
-def score(pred: np.ndarray, sample: Sample, plausibility: dict) -> tuple[dict[str, float], dict[str, list[float]]]:
-    """Metrics of world positions ``pred (T, J, 3)`` against the sample's ground truth, with ``plausibility``
-    (:func:`phymo.data.metrics.plausibility` as a dict) of the whole motion.
-
-    Returns sequence values (see :data:`METRICS` for units; with ``sample.align_frames`` also ``mpjpe_cam``,
-    the global error before alignment, mm) and per-frame values of the four per-frame metrics (pooled per
-    action in the summary).
-    """
-    j = sample.joints
-    p, g = pred[:, j], sample.gt[:, j]
-    if sample.pelvis_from_hips:  # the truth's root is the hips' midpoint: so is the prediction's
-        p = p.copy()
-        p[:, 0] = pred[:, [CANONICAL.index("left_hip"), CANONICAL.index("right_hip")]].mean(axis=1)
-    cam = sample.obs.camera
-    per_frame = {"mpjpe": metrics.mpjpe(p, g, per_frame=True) * 1000,
-                 "pa_mpjpe": metrics.pa_mpjpe(p, g, per_frame=True) * 1000,
-                 "mpjpe_g": (metrics.mpjpe_first_aligned(p, g, sample.align_frames, per_frame=True)
-                             if sample.align_frames else metrics.mpjpe_global(p, g, per_frame=True)) * 1000,
-                 "mpjpe_2d": metrics.reprojection_error_px(cam.project(p), cam.project(g), per_frame=True)}
-    values = {k: float(v.mean()) for k, v in per_frame.items()}
-    if sample.align_frames:
-        values["mpjpe_cam"] = metrics.mpjpe_global(p, g) * 1000
-    values["accel_error"] = metrics.acceleration_error(p, g) * 1000
-    values.update(plausibility)
-    return values, {k: v.tolist() for k, v in per_frame.items()}
-
-
-def plausibility(positions: np.ndarray, fps: float, rec=None, residual: bool = False) -> dict:
-    """:func:`phymo.data.metrics.plausibility` of canonical positions, with the physics body's standing heights
-    and (``residual``) its residual force when the physics result ``rec`` is given."""
-    kw = {} if rec is None else {"standing_heights": rec.standing_heights, "body_weight_n": rec.body_weight_n,
-                                 "residual_force": rec.residual_force if residual else None}
-    return dataclasses.asdict(metrics.plausibility(positions, fps, CANONICAL.names, **kw))
-
-
 def _solver(optimizer, name: str | None = None):
     """The window solver of :class:`~phymo.optimizer.OptimizerConfig` ``optimizer`` (with optimizer ``name``)."""
     from phymo.optimizer import window_solver
 
-    return window_solver(optimizer if name is None else dataclasses.replace(optimizer, optimizer=name), "cpu")
+    return window_solver(optimizer if name is None else dataclasses.replace(optimizer, name=name), "cpu")
 
 
 def _physics(sample: Sample, cfg: EvalConfig, cache: Path | None, reconstruct_fn):
     """Reconstruct with the configured optimizer: the result and its physics extras."""
     t0 = time.perf_counter()
-    rec = reconstruct_fn(sample.obs, cfg.reconstruct, _solver(cfg.optimizer), cache_dir=cache)
+    rec = reconstruct_fn(sample.obs, cfg.physics, _solver(cfg.optimizer), cache_dir=cache)
     extras = {"wall_s": time.perf_counter() - t0, "steps": sum(w.steps for w in rec.windows),
               "evaluations": sum(len(w.trace) for w in rec.windows),
-              "resolved_windows": sum(w.status.value == "re-solved" for w in rec.windows),
-              "fallback_windows": sum(w.fell_back for w in rec.windows)}
+              **window_count_fields(w.status for w in rec.windows)}
     return rec, extras
 
 
@@ -116,13 +66,13 @@ def evaluate_sequence(spec: SequenceSpec, cfg: EvalConfig, cache_root: str | Non
         from phymo.physics import reconstruct as reconstruct_fn
     t0 = time.perf_counter()
     work = None if work_root is None else Path(work_root) / _safe(spec.id)
-    sample = DATASETS[cfg.dataset][1](spec, cfg, work)
+    sample = dataset(cfg).load(spec, cfg, work)
     fps = sample.obs.fps
     rec = {"id": spec.id, "action": spec.action, "status": "ok", "num_frames": sample.obs.num_frames,
            "fps": fps, "per_frame": {}}
     kin = sample.obs.kinematic_positions()
     if sample.physics is None:
-        cache = None if cache_root is None else Path(cache_root) / _safe(spec.id) / cfg.optimizer.optimizer
+        cache = None if cache_root is None else Path(cache_root) / _safe(spec.id) / cfg.optimizer.name
         result, extras = _physics(sample, cfg, cache, reconstruct_fn)
         pos = result.motion.positions()
         if getattr(result, "reference", None) is not None:  # what the physics tracked, scored alike
@@ -141,23 +91,23 @@ def evaluate_sequence(spec: SequenceSpec, cfg: EvalConfig, cache_root: str | Non
     if cfg.compare:
         from phymo.physics import prepare
 
-        seq = prepare(sample.obs, cfg.reconstruct)  # one per sequence: it does not depend on the optimizer
-        rec["optimizers"] = {n: compare_on_windows(sample.obs, cfg.reconstruct, cfg.optimizer, n, seq)
+        seq = prepare(sample.obs, cfg.physics)  # one per sequence: it does not depend on the optimizer
+        rec["optimizers"] = {n: compare_on_windows(sample.obs, cfg.physics, cfg.optimizer, n, seq)
                              for n in cfg.compare}
     rec["total_s"] = time.perf_counter() - t0
     return rec
 
 
-def compare_on_windows(obs, reconstruct_config, optimizer, name: str, seq=None) -> dict:
-    """Optimizer ``name`` (with the step budget and sizes of :class:`~phymo.optimizer.OptimizerConfig`
-    ``optimizer``) on every window of the sequence, each built by the reconstruction's window builder
-    (:meth:`phymo.physics.PreparedSequence.window`) from the reference's state, so every optimizer sees the
+def compare_on_windows(obs, physics, optimizer, name: str, seq=None) -> dict:
+    """Optimizer ``name`` (with the step budget and sizes of :class:`~phymo.optimizer.OptimizerConfig` ``optimizer``) on
+    every window of the sequence, each built with the physics settings ``physics`` by the reconstruction's window
+    builder (:meth:`phymo.physics.PreparedSequence.window`) from the reference's state, so every optimizer sees the
     very same problems; ``seq``: ``obs`` already prepared (:func:`phymo.physics.prepare`). Returns the steps,
     seconds and ``(window, evaluation, loss, seconds)`` events."""
     from phymo.physics import prepare, solve_window, window_starts
 
-    seq, solver = seq or prepare(obs, reconstruct_config), _solver(optimizer, name)
-    w = reconstruct_config.windows
+    seq, solver = seq or prepare(obs, physics), _solver(optimizer, name)
+    w = physics.windows
     events, steps, t0 = [], 0, time.perf_counter()
     for k, s in enumerate(window_starts(obs.num_frames, w.window, w.overlap)):
         problem = seq.window(s, min(s + w.window, obs.num_frames))
@@ -172,66 +122,6 @@ def compare_on_windows(obs, reconstruct_config, optimizer, name: str, seq=None) 
 
 def _safe(seq_id: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in seq_id)
-
-
-def _job(spec: SequenceSpec, job_fn) -> dict:
-    """Run one job, turning an exception into a failed record (so Ray retries only dead workers)."""
-    try:
-        return job_fn(spec)
-    except Exception as e:  # noqa: BLE001 - a failed sequence is recorded, the run goes on
-        log.warning("sequence %s failed: %s: %s", spec.id, type(e).__name__, e)
-        return failed_record(spec, f"{type(e).__name__}: {e}", traceback.format_exc(limit=5))
-
-
-def failed_record(spec: SequenceSpec, error: str, detail: str = "") -> dict:
-    return {"id": spec.id, "action": spec.action, "status": "failed", "error": error, "detail": detail}
-
-
-# ---- runners --------------------------------------------------------------------------------------
-
-class SequentialRunner:
-    """Jobs one after another in this process."""
-
-    def run(self, specs: list[SequenceSpec], job_fn, on_result: Callable[[dict], None]) -> None:
-        for spec in specs:
-            on_result(_job(spec, job_fn))
-
-
-class RayRunner:
-    """Jobs as Ray tasks: a local ``ray.init`` with ``num_workers`` CPUs, or the cluster at ``address``.
-
-    A task whose worker dies is retried up to ``max_retries`` times; after that it is recorded as
-    failed. Results are handed to ``on_result`` as they complete.
-    """
-
-    def __init__(self, num_workers: int = 2, address: str | None = None, max_retries: int = 2) -> None:
-        self.num_workers, self.address, self.max_retries = num_workers, address, max_retries
-
-    def run(self, specs: list[SequenceSpec], job_fn, on_result: Callable[[dict], None]) -> None:
-        import ray
-
-        started = not ray.is_initialized()
-        if started:
-            if self.address:
-                ray.init(address=self.address, log_to_driver=False)
-            else:
-                ray.init(num_cpus=self.num_workers, include_dashboard=False, log_to_driver=False,
-                         runtime_env={"env_vars": {"OMP_NUM_THREADS": "1"}})
-        try:
-            task = ray.remote(num_cpus=1, max_retries=self.max_retries)(_job)
-            pending = {task.remote(spec, job_fn): spec for spec in specs}
-            while pending:
-                done, _ = ray.wait(list(pending), num_returns=1)
-                spec = pending.pop(done[0])
-                try:
-                    record = ray.get(done[0])
-                except ray.exceptions.RayError as e:  # the worker died max_retries + 1 times
-                    record = failed_record(spec, f"{type(e).__name__}: worker lost after {self.max_retries} retries",
-                                           str(e)[:2000])
-                on_result(record)
-        finally:
-            if started:
-                ray.shutdown()
 
 
 # ---- results --------------------------------------------------------------------------------------
@@ -290,14 +180,9 @@ def run_evaluation(cfg: EvalConfig, out: str | Path, runner=None, job_fn=None) -
     results = read_results(results_path)  # in the dataset's order, not the order jobs finished in: sums
     records = [results[s.id] for s in specs if s.id in results]  # over them come out the same either way
     summary = summarize(records)
-    text = format_markdown(summary)
-    if cfg.dataset == "h36m":
-        summary["published"] = PUBLISHED_H36M
-        text += "\n" + format_published(summary)
-    if cfg.dataset == "multiview":
-        from .multiview import format_cameras
-
-        text += "\n" + format_cameras(records)
+    entries, more = dataset(cfg).report(records, summary)
+    summary |= entries
+    text = format_markdown(summary) + more
     if cfg.compare:
         summary["optimizers"] = compare_optimizers(records)
         atomic_write_json(out / "optimizers.json", summary["optimizers"])
