@@ -54,3 +54,21 @@ def test_bench_table_and_json(tmp_path, monkeypatch, capsys):
     assert json.loads((tmp_path / "out" / "b.json").read_text()) == {"benchmark": "fake", "rows": rows}
     with pytest.raises(SystemExit):
         cli.main(["bench", "optimizers", "--size", "5"])  # another benchmark does not take it
+
+
+def test_the_shared_data_moves_with_phymo_data(tmp_path, monkeypatch, caplog, capsys):
+    """One data root, read when asked: ``PHYMO_DATA`` moves it, and the benchmarks look there."""
+    import logging
+
+    from phymo.data import data_root
+
+    elsewhere = tmp_path / "elsewhere"
+    monkeypatch.setenv("PHYMO_DATA", str(elsewhere))
+    assert data_root() == elsewhere
+    with caplog.at_level(logging.WARNING):
+        assert cli.main(["bench", "plausibility", "--quick"]) == 0
+    missing = [r.getMessage() for r in caplog.records if "benchmark clip" in r.getMessage()]
+    assert missing and all(f"not found at {elsewhere}/" in m for m in missing)
+    assert capsys.readouterr().out.startswith("(no rows)")  # no clip and no mocap corpus there
+    monkeypatch.delenv("PHYMO_DATA")
+    assert data_root().parts[-2:] == ("shared", "data") and data_root() != elsewhere
