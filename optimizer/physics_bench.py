@@ -138,14 +138,17 @@ def clip_frames(path: Path) -> int:
     return load_bvh_motion(path).resample(FPS).num_frames
 
 
-def measure(windows: list[BenchWindow], budget: int, lbfgs_cap: int, physics, optimizer=None, progress=log.info):
+def measure(windows: list[BenchWindow], budget: int, lbfgs_cap: int, physics, optimizer=None, progress=log.info,
+            clips=None):
     """Every window's runs (:func:`run_window`) as ``(runs per optimizer, skipped windows)``; a window whose
-    tracking pass or start diverges is skipped, with the reason."""
+    tracking pass or start diverges is skipped, with the reason. ``clips`` (a
+    :class:`~phymo.optimizer.physics_tasks.PreparedClips`) holds the clips prepared for the windows; by default
+    one at a time, as the windows come clip by clip (:func:`spread_windows`)."""
     from phymo.physics import SimulationDiverged
 
     from .physics_tasks import PreparedClips
 
-    clips = PreparedClips(1)  # the windows come clip by clip (spread_windows)
+    clips = clips or PreparedClips(1)
     runs: dict[str, list[Run]] = {name: [] for name in (*COMPARED, REFERENCE)}
     skipped = []
     for i, w in enumerate(windows):
@@ -181,7 +184,7 @@ def summarize(runs: dict[str, list[Run]], budgets: tuple[int, ...]) -> dict:
 
 
 def compare(root: str | Path, split: str = "test", windows: int = 40, budgets: tuple[int, ...] = (6,),
-            lbfgs_cap: int = LBFGS_CAP, physics=None, optimizer=None, progress=log.info) -> dict:
+            lbfgs_cap: int = LBFGS_CAP, physics=None, optimizer=None, progress=log.info, clips=None) -> dict:
     """The comparison (module docstring): ``{"settings", "rows", "curves", "windows", "skipped"}``.
 
     ``rows``: one per optimizer and budget (:func:`~phymo.optimizer.bench_stats.rows_for`), then the
@@ -189,7 +192,7 @@ def compare(root: str | Path, split: str = "test", windows: int = 40, budgets: t
     largest budget; ``windows``: every run's losses and seconds; ``skipped``: windows that could not be
     simulated from their start. ``physics``: the physics settings (a :class:`~phymo.physics.ReconstructConfig`,
     default the reconstruction's); ``optimizer``: the optimizers' (an :class:`~phymo.optimizer.OptimizerConfig`,
-    default the reconstruction's).
+    default the reconstruction's); ``clips``: where the windows' clips are prepared (see :func:`measure`).
     """
     from phymo.physics import ReconstructConfig
     from phymo.physics.window import one_thread
@@ -199,7 +202,7 @@ def compare(root: str | Path, split: str = "test", windows: int = 40, budgets: t
     physics, optimizer = physics or ReconstructConfig(), optimizer or OptimizerConfig()
     chosen = spread_windows([(p, clip_frames(p)) for p in split_files(root, split)], windows, physics.windows.window)
     with one_thread():
-        runs, skipped = measure(chosen, max(budgets), lbfgs_cap, physics, optimizer, progress)
+        runs, skipped = measure(chosen, max(budgets), lbfgs_cap, physics, optimizer, progress, clips)
     if not runs[REFERENCE]:
         from phymo.data.errors import PhymoError
         raise PhymoError(f"none of the {len(chosen)} windows of the {split!r} split could be simulated from its start")

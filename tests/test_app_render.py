@@ -125,9 +125,8 @@ def test_drawing_leaves_the_backend_alone(tmp_path):
     import subprocess
     import sys
 
-    code = ("import matplotlib; matplotlib.use('svg'); import phymo.app.render.plots as P, phymo.app.outputs, "
-            "phymo.app.benchmarks.physics_optimizers; from phymo.app.render.plots import WindowTrace; "
-            f"P.save(P.loss_figure([WindowTrace(0, 15, 0, 15, '', [2.0, 1.0])], 'loss'), r'{tmp_path / 'l.png'}'); "
+    code = ("import matplotlib; matplotlib.use('svg'); import phymo.app.render.plots as P; "
+            f"P.save(P.loss_figure([P.WindowTrace(0, 15, 0, 15, '', [2.0, 1.0])], 'loss'), r'{tmp_path / 'l.png'}'); "
             "print(matplotlib.get_backend())")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr

@@ -199,7 +199,7 @@ def test_every_dataset_keeps_the_contract(name, tmp_path, request):
     assert np.isfinite(sample.gt[:, sample.joints]).all()
     if sample.physics is not None:
         assert sample.physics.shape == sample.gt.shape and set(sample.plausibility) == set(ev.KINDS)
-    record = ev.evaluate_sequence(specs[0], cfg, reconstruct_fn=identity_reconstruct, work_root=str(runs))
+    record = ev.evaluate_sample(specs[0], sample, cfg, reconstruct_fn=identity_reconstruct)
     entries, markdown = entry.report([record], ev.summarize([record]))
     assert isinstance(entries, dict) and isinstance(markdown, str)
 

@@ -26,17 +26,18 @@ def test_windows_spread_evenly_over_every_clip():
 
 @pytest.fixture(scope="module")
 def result(shared_data):
-    """The comparison on 2 windows of the corpus's validation split, and its physics settings."""
+    """The comparison on 2 windows of the corpus's validation split, its physics settings and its prepared clips."""
+    from phymo.optimizer.physics_tasks import PreparedClips
     from phymo.physics import ReconstructConfig, WindowConfig
 
     shared_data("bandai-namco-motiondataset")
-    physics = ReconstructConfig(windows=WindowConfig(window=6, overlap=2))
+    physics, clips = ReconstructConfig(windows=WindowConfig(window=6, overlap=2)), PreparedClips()
     return PB.compare(shared_data(), "validation", windows=2, budgets=BUDGETS, lbfgs_cap=CAP, physics=physics,
-                      progress=lambda _s: None), physics
+                      progress=lambda _s: None, clips=clips), physics, clips
 
 
 def test_every_optimizer_gets_exactly_the_budget_from_the_same_start(result):
-    res, _ = result
+    res, _, _ = result
     runs = {(w["optimizer"], w["window"]): w for w in res["windows"]}
     windows = sorted({w for _, w in runs})
     assert len(windows) == 2 and not res["skipped"]
@@ -51,14 +52,13 @@ def test_every_optimizer_gets_exactly_the_budget_from_the_same_start(result):
 
 
 def test_budgeted_lbfgs_is_the_prefix_of_its_converging_run_and_settings_reach_the_optimizers(result, shared_data):
-    res, physics = result
+    res, physics, clips = result
     from phymo.optimizer import OptimizerConfig
-    from phymo.optimizer.physics_tasks import PreparedClips
 
     name = next(w["window"] for w in res["windows"])
     path = next(p for p in PB.split_files(shared_data(), "validation") if p.stem == name.split("@")[0])
     start = int(name.split("@")[1])
-    problem = PreparedClips(1).get(path, PB.OBS_SEED, physics).window(start, start + physics.windows.window)
+    problem = clips.get(path, PB.OBS_SEED, physics).window(start, start + physics.windows.window)
     try:
         alone = PB.solve(problem, "lbfgs", max(BUDGETS))
         smaller = PB.solve(problem, "optimus", 2, optimizer=OptimizerConfig(step_scale=1e-4))
@@ -72,7 +72,7 @@ def test_budgeted_lbfgs_is_the_prefix_of_its_converging_run_and_settings_reach_t
 
 
 def test_rows_compare_with_the_reference_and_the_figure_is_drawn(result, tmp_path):
-    res, _ = result
+    res, _, _ = result
     rows = res["rows"]
     assert [(r["optimizer"], r["budget"]) for r in rows] == \
         [(n, b) for b in BUDGETS for n in PB.COMPARED] + [("lbfgs_converged", None)]

@@ -7,7 +7,7 @@ jobs; :mod:`.run` evaluates a sequence and a whole dataset; :mod:`.summary` aggr
 """
 
 from .datasets import DATASETS, Dataset, dataset, list_sequences
-from .run import compare_on_windows, evaluate_sequence, read_results, run_evaluation
+from .run import compare_on_windows, evaluate_sample, evaluate_sequence, read_results, run_evaluation
 from .runners import RayRunner, SequentialRunner, failed_record
 from .scoring import plausibility, score
 from .summary import KINDS, METRICS, PHYSICS_EXTRAS, PUBLISHED_H36M, compare_optimizers, format_comparison, summarize
@@ -28,6 +28,7 @@ __all__ = [
     "compare_on_windows",
     "compare_optimizers",
     "dataset",
+    "evaluate_sample",
     "evaluate_sequence",
     "failed_record",
     "format_comparison",

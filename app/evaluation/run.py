@@ -55,18 +55,27 @@ def _physics(sample: Sample, cfg: EvalConfig, cache: Path | None, reconstruct_fn
 
 def evaluate_sequence(spec: SequenceSpec, cfg: EvalConfig, cache_root: str | None = None,
                       reconstruct_fn=None, work_root: str | None = None) -> dict:
-    """Evaluate one sequence: the record written to ``sequences.jsonl`` (raises on failure).
+    """Evaluate one sequence: its dataset's sample (a dataset that runs the whole pipeline itself, multiview, writes
+    that run under ``work_root/<id>``) scored by :func:`evaluate_sample`; the record written to
+    ``sequences.jsonl``, with ``total_s`` (raises on failure)."""
+    t0 = time.perf_counter()
+    work = None if work_root is None else Path(work_root) / _safe(spec.id)
+    rec = evaluate_sample(spec, dataset(cfg).load(spec, cfg, work), cfg, cache_root, reconstruct_fn)
+    rec["total_s"] = time.perf_counter() - t0
+    return rec
 
-    ``reconstruct_fn`` defaults to :func:`phymo.physics.reconstruct` (tests inject others); a dataset that
-    runs the whole pipeline itself (multiview) brings its physics result and both plausibility records (its
-    ``report.json``'s) in the sample, and writes that run under ``work_root/<id>``. With ``cfg.compare``
-    the named optimizers also run on the same windows (:func:`compare_on_windows`), traced under ``optimizers``.
+
+def evaluate_sample(spec: SequenceSpec, sample: Sample, cfg: EvalConfig, cache_root: str | None = None,
+                    reconstruct_fn=None) -> dict:
+    """The record of one loaded sequence: the kinematic estimate and the physics result scored against the truth.
+
+    ``reconstruct_fn`` defaults to :func:`phymo.physics.reconstruct` (tests inject others); a sample that brings
+    its physics result and both plausibility records (multiview: its ``report.json``'s) is not reconstructed. With
+    ``cfg.compare`` the named optimizers also run on the same windows (:func:`compare_on_windows`), traced under
+    ``optimizers``.
     """
     if reconstruct_fn is None:
         from phymo.physics import reconstruct as reconstruct_fn
-    t0 = time.perf_counter()
-    work = None if work_root is None else Path(work_root) / _safe(spec.id)
-    sample = dataset(cfg).load(spec, cfg, work)
     fps = sample.obs.fps
     rec = {"id": spec.id, "action": spec.action, "status": "ok", "num_frames": sample.obs.num_frames,
            "fps": fps, "per_frame": {}}
@@ -94,7 +103,6 @@ def evaluate_sequence(spec: SequenceSpec, cfg: EvalConfig, cache_root: str | Non
         seq = prepare(sample.obs, cfg.physics)  # one per sequence: it does not depend on the optimizer
         rec["optimizers"] = {n: compare_on_windows(sample.obs, cfg.physics, cfg.optimizer, n, seq)
                              for n in cfg.compare}
-    rec["total_s"] = time.perf_counter() - t0
     return rec
 
 
