@@ -10,6 +10,7 @@ The overlay and the plots cover the whole clip.
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,8 +30,8 @@ from phymo.data import (
 )
 from phymo.physics import Reconstruction, WindowRecord, WindowStatus
 
-from .overlay import OverlayBody, write_overlay_video
-from .plots import SegmentSeries, WindowTrace, loss_figure, plausibility_figure, save
+from .render.overlay import OverlayBody, write_overlay_video
+from .render.plots import SegmentSeries, WindowTrace, loss_figure, plausibility_figure, save
 
 
 @dataclass
@@ -100,10 +101,23 @@ def _window_traces(segments: Sequence[Segment]) -> list[WindowTrace]:
     for s in segments:
         fi = s.frame_index
         for w in s.rec.windows:
+            fallback = w.reason if w.status is WindowStatus.FELL_BACK else ""
             traces.append(WindowTrace(int(fi[w.start]), int(fi[w.stop - 1]) + 1, int(fi[w.used_from]),
-                                      int(fi[w.used_to - 1]) + 1, w.reason if w.fell_back else "",
-                                      [t.loss for t in w.trace]))
+                                      int(fi[w.used_to - 1]) + 1, fallback, [t.loss for t in w.trace]))
     return traces
+
+
+def window_counts(statuses: Iterable[WindowStatus | str]) -> dict[WindowStatus, int]:
+    """Windows per outcome, every :class:`~phymo.physics.WindowStatus` listed (0 included); a status may come as
+    its value, as ``report.json`` stores it."""
+    counted = Counter(WindowStatus(s) for s in statuses)
+    return {s: counted[s] for s in WindowStatus}
+
+
+def window_count_fields(statuses: Iterable[WindowStatus | str]) -> dict[str, int]:
+    """:func:`window_counts` as record fields named ``<status>_windows`` (``optimized_windows``,
+    ``resolved_windows``, ``fell_back_windows``): every report counts every outcome, a new one included."""
+    return {f"{s.name.lower()}_windows": n for s, n in window_counts(statuses).items()}
 
 
 def window_report(w: WindowRecord, segment: int) -> dict:
@@ -125,7 +139,7 @@ def write_segment(folder: Path, k: int, count: int, seg: Segment, smpl_model: st
     seams = [w.used_from for w in rec.windows[1:]]
     entry = {"input_frames": [int(seg.frame_index[0]), int(seg.frame_index[-1])], "frames": obs.num_frames,
              "files": files, "kinematic_reprojection_px": obs.meta.get("kinematic_reprojection_px"),
-             "camera": obs.meta.get("camera_source"), "fallback_windows": sum(w.fell_back for w in rec.windows),
+             "camera": obs.meta.get("camera_source"), **window_count_fields(w.status for w in rec.windows),
              "seam_jump": dataclasses.asdict(metrics.seam_jump(rec.qpos[:, 3:7], seams))}
     if smpl_model is not None:
         from phymo.data.smpl import fit_smpl, smpl_arrays
@@ -140,9 +154,9 @@ def write_segment(folder: Path, k: int, count: int, seg: Segment, smpl_model: st
 def write_outputs(folder: Path, segments: Sequence[Segment], optimizer: str, smpl_model: str | None,
                   overlay: Callable[[], Iterable[tuple[int, np.ndarray | None]]] | None, fps: float,
                   size: tuple[int, int]) -> dict:
-    """Every output of the segments into ``folder``; returns the report's ``segments``, ``plausibility``,
-    ``windows``, ``fallback_windows`` and ``plots``. ``overlay()`` yields ``(input frame index, RGB frame)``
-    for the overlay video (None: no overlay)."""
+    """Every output of the segments into ``folder``; returns the report's ``segments``, ``plausibility``, ``windows``,
+    their counts per outcome (:func:`window_count_fields`) and ``plots``. ``overlay()`` yields ``(input frame index,
+    RGB frame)`` for the overlay video (None: no overlay)."""
     entries = [write_segment(folder, k, len(segments), s, smpl_model) for k, s in enumerate(segments)]
     summaries = {"physics": [], "kinematic": []}
     series = []
@@ -165,5 +179,5 @@ def write_outputs(folder: Path, segments: Sequence[Segment], optimizer: str, smp
         write_overlay_video(folder / "overlay.mp4", overlay(), bodies, fps, *size)
     windows = [window_report(w, k) for k, s in enumerate(segments) for w in s.rec.windows]
     return {"segments": entries, "plots": plots, "windows": windows,
-            "fallback_windows": sum(w["status"] == WindowStatus.FELL_BACK.value for w in windows),
+            **window_count_fields(w["status"] for w in windows),
             "plausibility": {kind: combine(v, frames) for kind, v in summaries.items()}}

@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class PipelineConfig:
     """Everything ``phymo reconstruct`` needs besides its input and output paths; the command line's flags map
-    one to one onto these fields and those of the nested configurations (:mod:`phymo.app.options`).
+    one to one onto these fields and those of the nested configurations (:mod:`phymo.app.commands.options`).
 
     Attributes:
         start, end: the part of the video to reconstruct, seconds (end None: to the end).
@@ -73,7 +73,7 @@ class PipelineConfig:
     def __post_init__(self) -> None:
         check_range("start", self.start, 0.0)
         if self.end is not None and self.end <= self.start:
-            raise ConfigError(f"--end ({self.end} s) must come after --start ({self.start} s)")
+            raise ConfigError("end", f"({self.end} s) must come after the start ({self.start} s)")
         if self.focal is not None:
             check_range("focal", self.focal, 0.0, strict_low=True, hint="pixels")
         if self.person is not None:

@@ -15,7 +15,6 @@ from .errors import (
     InputNotFoundError,
     PhymoError,
     check_range,
-    option_name,
     require_file,
 )
 from .export import (
@@ -34,6 +33,7 @@ from .metrics import FOOT_CONTACT, G
 from .mocap import SPLITS, MocapCorpus
 from .motion import Motion, forward_kinematics, forward_kinematics_matrices
 from .observations import Observations, observations_from_arrays, observations_to_arrays, runs_of_true
+from .paths import data_root
 from .retarget import bvh_to_motion, detect_family, load_bvh_motion, solve_motion
 from .rotations import (
     axis_angle_to_quat,
@@ -65,10 +65,10 @@ __all__ = [
     "SCHEMA_VERSION", "SPLITS", "BvhClip", "Camera", "ConfigError", "DataFormatError", "InputNotFoundError",
     "JointMapping", "MocapCorpus", "Motion", "Observations", "PhymoError", "Skeleton", "SyntheticConfig",
     "atomic_target", "atomic_write_bytes", "atomic_write_json", "axis_angle_to_quat", "bvh_to_motion",
-    "check_range", "detect_family", "euler_to_quat", "forward_kinematics", "forward_kinematics_matrices",
+    "check_range", "data_root", "detect_family", "euler_to_quat", "forward_kinematics", "forward_kinematics_matrices",
     "get_mapping", "identity_quat", "joint_kind", "joint_range", "joint_ranges", "load_bvh_motion",
     "marker_height", "markers_to_canonical", "matrix_to_quat", "metrics", "motion_arrays",
-    "observations_from_arrays", "observations_to_arrays", "runs_of_true", "option_name", "quat_mul", "quat_normalize",
+    "observations_from_arrays", "observations_to_arrays", "runs_of_true", "quat_mul", "quat_normalize",
     "quat_to_euler", "quat_to_matrix", "read_bvh", "read_trc", "write_bvh", "require_file", "save_json", "save_npz",
     "solve_motion", "swing", "synthesize_observations", "trc_to_lab", "walking_motion", "world_landmarks",
 ]

@@ -26,17 +26,22 @@ def require_file(path: str | Path) -> Path:
 
 
 class ConfigError(PhymoError, ValueError):
-    """A setting that cannot work; the message names it (as its command-line option) and its valid range."""
+    """A setting that cannot work. ``setting`` is its field name (``overlap``) and the message is that name
+    followed by ``problem`` (its valid range, what was given), so that a caller with other spellings for the
+    settings (the command line's ``--overlap``) can put its own in its place."""
 
+    def __init__(self, setting: str, problem: str) -> None:
+        super().__init__(setting, problem)
+        self.setting, self.problem = setting, problem
 
-def option_name(field_name: str) -> str:
-    """The command-line option of a configuration field (``max_deviation`` -> ``--max-deviation``)."""
-    return "--" + field_name.replace("_", "-")
+    def __str__(self) -> str:
+        return f"{self.setting} {self.problem}"
 
 
 def check_range(name: str, value, low=None, high=None, *, strict_low: bool = False, strict_high: bool = False,
                 hint: str = "") -> None:
-    """Raise :class:`ConfigError` unless ``low <= value <= high`` (``<`` where strict; None: unbounded)."""
+    """Raise :class:`ConfigError` for setting ``name`` unless ``low <= value <= high`` (``<`` where strict; None:
+    unbounded)."""
     too_low = low is not None and (value <= low if strict_low else value < low)
     too_high = high is not None and (value >= high if strict_high else value > high)
     if not (too_low or too_high) and value == value:  # NaN compares false to everything
@@ -47,5 +52,4 @@ def check_range(name: str, value, low=None, high=None, *, strict_low: bool = Fal
     if high is not None:
         parts.append(f"{'<' if strict_high else '<='} {high}")
     kind = "an integer" if isinstance(value, int) and not isinstance(value, bool) else "a number"
-    raise ConfigError(f"{option_name(name)} must be {kind} {' and '.join(parts)}{f' ({hint})' if hint else ''}, "
-                      f"got {value}")
+    raise ConfigError(name, f"must be {kind} {' and '.join(parts)}{f' ({hint})' if hint else ''}, got {value}")

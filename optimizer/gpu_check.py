@@ -69,10 +69,11 @@ def update_agreement(device: str, d: int, steps: int = 8, dtype: torch.dtype = t
     return worst / max(largest, 1e-300)
 
 
-def step_cost(device: str, d: int, dtype: torch.dtype = torch.float32, steps: int = 5) -> dict:
-    """Median milliseconds of one Optimus update at dimension ``d`` and the peak memory it allocates, MiB
-    (CUDA only; None elsewhere)."""
-    net = _net(device, dtype)
+def step_cost(device: str, d: int, dtype: torch.dtype = torch.float32, steps: int = 5,
+              net: torch.nn.Module | None = None) -> dict:
+    """Median milliseconds of one update at dimension ``d`` and the peak memory it allocates, MiB (CUDA only; None
+    elsewhere), of the shipped physics Optimus or of ``net`` (any ``init_state``/``step`` network on ``device``)."""
+    net = _net(device, dtype) if net is None else net
     gen = torch.Generator().manual_seed(0)
     x, g = (torch.randn(d, generator=gen, dtype=dtype).to(device) for _ in range(2))
     loss = torch.tensor(1.0, dtype=dtype, device=device)

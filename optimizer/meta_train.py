@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -78,12 +79,15 @@ def validation_tasks(cfg: MetaTrainConfig) -> list[T.Task]:
             for fam in T.EVAL_FAMILIES for s in range(cfg.validate_seeds)]
 
 
-def sample_task(gen: torch.Generator, cfg: MetaTrainConfig, dtype) -> T.Task:
-    """A meta-training task of the configured suite."""
+def task_sampler(cfg: MetaTrainConfig) -> Callable[[torch.Generator], T.Task]:
+    """``gen -> task``: draws meta-training tasks of the configured suite (float64). The physics suite's clips
+    are prepared once and held by the sampler, for as long as the run keeps it."""
     if cfg.tasks == "physics":
-        from .physics_tasks import sample_physics_task
-        return sample_physics_task(gen, cfg.data_root, "train", device=cfg.device)
-    return T.sample_training_task(gen, (cfg.dim_lo, cfg.dim_hi), dtype=dtype, device=cfg.device)
+        from .physics_tasks import PreparedClips, sample_physics_task
+
+        clips = PreparedClips()
+        return lambda gen: sample_physics_task(gen, cfg.data_root, clips, "train", device=cfg.device)
+    return lambda gen: T.sample_training_task(gen, (cfg.dim_lo, cfg.dim_hi), dtype=torch.float64, device=cfg.device)
 
 
 def validation_score(net: torch.nn.Module, tasks: list[T.Task], iters: int) -> float:
@@ -104,8 +108,8 @@ def validation_score(net: torch.nn.Module, tasks: list[T.Task], iters: int) -> f
 class _Worker:
     """One inner problem in flight: task, iterate, optimizer state and steps left."""
 
-    def __init__(self, net, gen, cfg, dtype):
-        self.task = sample_task(gen, cfg, dtype)
+    def __init__(self, net, gen, cfg, draw):
+        self.task = draw(gen)
         u = torch.empty(1).uniform_(math.log(cfg.min_len), math.log(cfg.max_len), generator=gen).item()
         self.left = int(math.exp(u))
         self.x = self.task.x0.clone()
@@ -162,12 +166,12 @@ def meta_train(net: torch.nn.Module, cfg: MetaTrainConfig, out: Path, log=print)
         step, elapsed = c["step"], c["elapsed"]
         log(f"resumed from {ckpt} at meta-step {step}")
     t_start = time.time() - elapsed
-    dtype = torch.float64
+    draw = task_sampler(cfg)
     if cfg.method == "tbptt":
-        workers = [_Worker(net, gen, cfg, dtype) for _ in range(cfg.n_tasks)]
+        workers = [_Worker(net, gen, cfg, draw) for _ in range(cfg.n_tasks)]
     elif cfg.method == "pes":
         names = [k for k, _ in net.named_parameters()]
-        pairs = [_pes_pair(net, gen, cfg, dtype, names) for _ in range(cfg.n_tasks)]
+        pairs = [_pes_pair(net, gen, cfg, draw, names) for _ in range(cfg.n_tasks)]
     else:
         raise ValueError(f"unknown meta-training method {cfg.method!r} (tbptt or pes)")
     csv = open(out / "meta_loss.csv", "a")
@@ -186,14 +190,14 @@ def meta_train(net: torch.nn.Module, cfg: MetaTrainConfig, out: Path, log=print)
                     losses.append(ml)
                 _detach(w)
                 if w.left <= 0 or not torch.isfinite(ml) or not torch.isfinite(w.x).all():
-                    workers[i] = _Worker(net, gen, cfg, dtype)
+                    workers[i] = _Worker(net, gen, cfg, draw)
             if not losses:
                 continue
             meta_loss = torch.stack(losses).mean()
             meta_loss.backward()
             mval = float(meta_loss.detach())
         else:
-            mval = _pes_step(net, pairs, gen, cfg, dtype, names)
+            mval = _pes_step(net, pairs, gen, cfg, draw, names)
         torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
         outer.step()
         step += 1
@@ -246,15 +250,15 @@ def _save_ckpt(path, net, outer, gen, step, elapsed):
     tmp.replace(path)
 
 
-def _pes_pair(net, gen, cfg, dtype, names):
-    w = _Worker(net, gen, cfg, dtype)
+def _pes_pair(net, gen, cfg, draw, names):
+    w = _Worker(net, gen, cfg, draw)
     wm = _Worker.__new__(_Worker)
     wm.__dict__.update(w.__dict__)
     xi = {k: torch.zeros_like(p) for k, p in net.named_parameters()}
     return {"plus": w, "minus": wm, "xi": xi}
 
 
-def _pes_step(net, pairs, gen, cfg, dtype, names) -> float:
+def _pes_step(net, pairs, gen, cfg, draw, names) -> float:
     """One antithetic PES estimate written into ``.grad``; returns the mean of ``(L+ + L-)/2``."""
     base = {k: p.detach() for k, p in net.named_parameters()}
     grads = {k: torch.zeros_like(p) for k, p in base.items()}
@@ -273,7 +277,7 @@ def _pes_step(net, pairs, gen, cfg, dtype, names) -> float:
                 total += 0.5 * float(lp + lm)
                 n += 1
             if pr["plus"].left <= 0 or not ok:
-                pairs[i] = _pes_pair(net, gen, cfg, dtype, names)
+                pairs[i] = _pes_pair(net, gen, cfg, draw, names)
     for k, p in net.named_parameters():
         p.grad = grads[k] / max(n, 1)
     return total / max(n, 1)

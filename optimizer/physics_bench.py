@@ -85,16 +85,16 @@ def split_files(root: str | Path, split: str) -> list[Path]:
     return files
 
 
-def solve(problem, name: str, budget: int, convergence: Convergence | None = None, settings=None) -> Run:
+def solve(problem, name: str, budget: int, convergence: Convergence | None = None, optimizer=None) -> Run:
     """Optimizer ``name`` on ``problem`` (a :class:`phymo.physics.WindowProblem`) for ``budget`` evaluations, set
-    up as the reconstruction sets it up from ``settings`` (an :class:`~phymo.optimizer.OptimizerConfig`, default
-    the reconstruction's; its optimizer and steps are replaced); ``convergence`` may stop it earlier."""
+    up as the reconstruction sets it up from ``optimizer`` (an :class:`~phymo.optimizer.OptimizerConfig`, default
+    the reconstruction's; its name and steps are replaced); ``convergence`` may stop it earlier."""
     from phymo.physics import SimulationDiverged, Solver, solve_window
     from phymo.physics.window import one_thread
 
     from .registry import OptimizerConfig, window_solver
 
-    base = window_solver(replace(settings or OptimizerConfig(), optimizer=name, steps=budget), device="cpu")
+    base = window_solver(replace(optimizer or OptimizerConfig(), name=name, steps=budget), device="cpu")
     made: list[EvaluationBudget] = []
 
     def make(x):
@@ -111,8 +111,8 @@ def solve(problem, name: str, budget: int, convergence: Convergence | None = Non
     return Run(name, "", tuple(losses), tuple(seconds), stopped)
 
 
-def run_window(problem, window: str, budget: int, lbfgs_cap: int, order: int = 0, settings=None) -> dict[str, Run]:
-    """Every optimizer of :data:`COMPARED` on one window (with ``settings``, see :func:`solve`), plus the L-BFGS
+def run_window(problem, window: str, budget: int, lbfgs_cap: int, order: int = 0, optimizer=None) -> dict[str, Run]:
+    """Every optimizer of :data:`COMPARED` on one window (with ``optimizer``, see :func:`solve`), plus the L-BFGS
     reference (``REFERENCE``); ``order`` rotates the order in which they run."""
     names = [n for n in COMPARED if n != "lbfgs"] + [REFERENCE]
     names = names[order % len(names):] + names[:order % len(names)]
@@ -124,7 +124,7 @@ def run_window(problem, window: str, budget: int, lbfgs_cap: int, order: int = 0
             runs[REFERENCE] = Run(REFERENCE, window, ref.losses, ref.seconds, ref.stopped)
             runs["lbfgs"] = Run("lbfgs", window, ref.losses, ref.seconds, ref.stopped).truncated(budget)
         else:
-            r = solve(problem, name, budget, settings=settings)
+            r = solve(problem, name, budget, optimizer=optimizer)
             runs[name] = Run(name, window, r.losses, r.seconds, r.stopped)
     return runs
 
@@ -138,23 +138,27 @@ def clip_frames(path: Path) -> int:
     return load_bvh_motion(path).resample(FPS).num_frames
 
 
-def measure(windows: list[BenchWindow], budget: int, lbfgs_cap: int, config, settings=None, progress=log.info):
+def measure(windows: list[BenchWindow], budget: int, lbfgs_cap: int, physics, optimizer=None, progress=log.info,
+            clips=None):
     """Every window's runs (:func:`run_window`) as ``(runs per optimizer, skipped windows)``; a window whose
-    tracking pass or start diverges is skipped, with the reason."""
+    tracking pass or start diverges is skipped, with the reason. ``clips`` (a
+    :class:`~phymo.optimizer.physics_tasks.PreparedClips`) holds the clips prepared for the windows; by default
+    one at a time, as the windows come clip by clip (:func:`spread_windows`)."""
     from phymo.physics import SimulationDiverged
 
-    from .physics_tasks import prepared_clip
+    from .physics_tasks import PreparedClips
 
+    clips = clips or PreparedClips(1)
     runs: dict[str, list[Run]] = {name: [] for name in (*COMPARED, REFERENCE)}
     skipped = []
     for i, w in enumerate(windows):
         try:
-            problem = prepared_clip(str(w.path), OBS_SEED, config).window(w.start, w.stop)
+            problem = clips.get(w.path, OBS_SEED, physics).window(w.start, w.stop)
         except SimulationDiverged as e:
             skipped.append({"window": w.name, "reason": f"tracking pass diverged: {e}"})
             continue
         try:
-            got = run_window(problem, w.name, budget, lbfgs_cap, order=i, settings=settings)
+            got = run_window(problem, w.name, budget, lbfgs_cap, order=i, optimizer=optimizer)
         finally:
             problem.close()
         if not math.isfinite(got[REFERENCE].initial):
@@ -180,28 +184,29 @@ def summarize(runs: dict[str, list[Run]], budgets: tuple[int, ...]) -> dict:
 
 
 def compare(root: str | Path, split: str = "test", windows: int = 40, budgets: tuple[int, ...] = (6,),
-            lbfgs_cap: int = LBFGS_CAP, config=None, settings=None, progress=log.info) -> dict:
+            lbfgs_cap: int = LBFGS_CAP, physics=None, optimizer=None, progress=log.info, clips=None) -> dict:
     """The comparison (module docstring): ``{"settings", "rows", "curves", "windows", "skipped"}``.
 
     ``rows``: one per optimizer and budget (:func:`~phymo.optimizer.bench_stats.rows_for`), then the
     reference's (``budget`` None); ``curves``: median loss ratio against evaluations and seconds at the
     largest budget; ``windows``: every run's losses and seconds; ``skipped``: windows that could not be
-    simulated from their start. ``config``: the physics settings (default the reconstruction's); ``settings``:
-    the optimizers' (an :class:`~phymo.optimizer.OptimizerConfig`, default the reconstruction's).
+    simulated from their start. ``physics``: the physics settings (a :class:`~phymo.physics.ReconstructConfig`,
+    default the reconstruction's); ``optimizer``: the optimizers' (an :class:`~phymo.optimizer.OptimizerConfig`,
+    default the reconstruction's); ``clips``: where the windows' clips are prepared (see :func:`measure`).
     """
     from phymo.physics import ReconstructConfig
     from phymo.physics.window import one_thread
 
     from .registry import OptimizerConfig
 
-    config, settings = config or ReconstructConfig(), settings or OptimizerConfig()
-    chosen = spread_windows([(p, clip_frames(p)) for p in split_files(root, split)], windows, config.windows.window)
+    physics, optimizer = physics or ReconstructConfig(), optimizer or OptimizerConfig()
+    chosen = spread_windows([(p, clip_frames(p)) for p in split_files(root, split)], windows, physics.windows.window)
     with one_thread():
-        runs, skipped = measure(chosen, max(budgets), lbfgs_cap, config, settings, progress)
+        runs, skipped = measure(chosen, max(budgets), lbfgs_cap, physics, optimizer, progress, clips)
     if not runs[REFERENCE]:
         from phymo.data.errors import PhymoError
         raise PhymoError(f"none of the {len(chosen)} windows of the {split!r} split could be simulated from its start")
     settings = {"root": str(root), "split": split, "windows": windows, "budgets": sorted(budgets),
                 "lbfgs_cap": lbfgs_cap, "convergence": asdict(CONVERGENCE), "observation_seed": OBS_SEED,
-                "window_frames": config.windows.window, "optimizer_settings": asdict(settings)}
+                "window_frames": physics.windows.window, "optimizer_settings": asdict(optimizer)}
     return {"settings": settings, **summarize(runs, budgets), "skipped": skipped}

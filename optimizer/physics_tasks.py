@@ -17,9 +17,9 @@ meta-training treats as a failed truncation.
 
 from __future__ import annotations
 
-import functools
 import math
 import weakref
+from collections import OrderedDict
 from pathlib import Path
 
 import torch
@@ -30,35 +30,52 @@ from .tasks import Task
 FPS = 30.0
 
 
-@functools.lru_cache(maxsize=64)
-def prepared_clip(path: str, seed: int, config):
-    """One BVH file resampled to :data:`FPS`, its synthetic observations (seed ``seed``) prepared for windows
-    (:func:`phymo.physics.prepare`: the fitted humanoid, the refined reference and its stance pins)."""
-    from phymo.data import load_bvh_motion, synthesize_observations
-    from phymo.physics import prepare
+class PreparedClips:
+    """BVH files prepared for windows, by file, observation seed and physics settings; the ``size`` most recently
+    used are kept. Preparing a clip (:func:`phymo.physics.prepare`: the fitted humanoid, the refined reference, its
+    stance pins) takes seconds and meta-training draws windows from the same few clips again and again, so the
+    one who draws them holds one of these for as long as the clips are wanted, and their models go with it."""
 
-    motion = load_bvh_motion(path).resample(FPS)
-    return prepare(synthesize_observations(motion, None, seed=seed), config)
+    def __init__(self, size: int = 64) -> None:
+        self.size = size
+        self._held: OrderedDict[tuple, object] = OrderedDict()
+
+    def get(self, path: str | Path, seed: int, physics):
+        """The clip at ``path`` resampled to :data:`FPS`, its synthetic observations (seed ``seed``) prepared with
+        the :class:`~phymo.physics.ReconstructConfig` ``physics``: a :class:`~phymo.physics.PreparedSequence`."""
+        key = (str(path), seed, physics)
+        if key in self._held:
+            self._held.move_to_end(key)
+            return self._held[key]
+        from phymo.data import load_bvh_motion, synthesize_observations
+        from phymo.physics import prepare
+
+        motion = load_bvh_motion(path).resample(FPS)
+        self._held[key] = prepare(synthesize_observations(motion, None, seed=seed), physics)
+        if len(self._held) > self.size:
+            self._held.popitem(last=False)
+        return self._held[key]
 
 
-def physics_task(path: str | Path, start: int, seed: int = 0, config=None, step_scale: float | None = None,
-                 device: str | torch.device = "cpu") -> Task:
-    """The window of ``config.windows.window`` frames from frame ``start`` of BVH file ``path`` (observation
+def physics_task(path: str | Path, start: int, seed: int = 0, physics=None, step_scale: float | None = None,
+                 device: str | torch.device = "cpu", clips: PreparedClips | None = None) -> Task:
+    """The window of ``physics.windows.window`` frames from frame ``start`` of BVH file ``path`` (observation
     seed ``seed``), in the units of a learned optimizer with ``step_scale`` (default: the reconstruction's).
 
-    ``config`` is a :class:`~phymo.physics.ReconstructConfig` (default: the reconstruction's). The simulation
-    runs on the CPU; the variable may live on ``device``.
+    ``physics`` is a :class:`~phymo.physics.ReconstructConfig` (default: the reconstruction's); ``clips`` holds
+    the prepared clip (default: prepared for this task alone). The simulation runs on the CPU; the variable may
+    live on ``device``.
     """
     from phymo.physics import ReconstructConfig, SimulationDiverged
 
     from .registry import OptimizerConfig
 
-    config = config or ReconstructConfig()
-    seq = prepared_clip(str(path), seed, config)
+    physics = physics or ReconstructConfig()
+    seq = (clips or PreparedClips(1)).get(path, seed, physics)
     frames = seq.obs.num_frames
     if not 0 <= start <= frames - 2:
         raise ValueError(f"{path}: window start {start} outside [0, {frames - 2}] ({frames} frames)")
-    problem = seq.window(start, min(start + config.windows.window, frames))
+    problem = seq.window(start, min(start + physics.windows.window, frames))
     weakref.finalize(problem, problem.sim.close)  # Jacobian threads stop with the task
     unit, shape = step_scale or OptimizerConfig().step_scale, problem.knots0.shape
 
@@ -84,28 +101,31 @@ def _corpus_split(root: str | Path, split: str) -> list[Path]:
     return files
 
 
-def middle_window_tasks(root: str | Path, split: str = "validation", config=None,
+def middle_window_tasks(root: str | Path, split: str = "validation", physics=None,
                         device: str | torch.device = "cpu") -> list[Task]:
     """The middle window of every clip of corpus ``split`` (observation seed 0): a fixed set of tasks."""
     from phymo.physics import ReconstructConfig
 
-    config = config or ReconstructConfig()
+    physics = physics or ReconstructConfig()
     tasks = []
     for path in _corpus_split(root, split):
-        frames = prepared_clip(str(path), 0, config).obs.num_frames
-        tasks.append(physics_task(path, max((frames - config.windows.window) // 2, 0), 0, config, device=device))
+        clips = PreparedClips(1)
+        frames = clips.get(path, 0, physics).obs.num_frames
+        start = max((frames - physics.windows.window) // 2, 0)
+        tasks.append(physics_task(path, start, 0, physics, device=device, clips=clips))
     return tasks
 
 
-def sample_physics_task(gen: torch.Generator, root: str | Path, split: str = "train", config=None,
-                        device: str | torch.device = "cpu") -> Task:
-    """A random window of a random clip of corpus ``split`` under ``root``, with a random observation seed."""
+def sample_physics_task(gen: torch.Generator, root: str | Path, clips: PreparedClips, split: str = "train",
+                        physics=None, device: str | torch.device = "cpu") -> Task:
+    """A random window of a random clip of corpus ``split`` under ``root``, with a random observation seed; the
+    clips are prepared in ``clips``."""
     from phymo.physics import ReconstructConfig
 
-    config = config or ReconstructConfig()
+    physics = physics or ReconstructConfig()
     files = _corpus_split(root, split)
     path = files[int(torch.randint(len(files), (1,), generator=gen))]
-    seed = int(torch.randint(4, (1,), generator=gen))  # a few camera/noise draws per clip (cached)
-    frames = prepared_clip(str(path), seed, config).obs.num_frames
-    start = int(torch.randint(max(frames - config.windows.window, 0) + 1, (1,), generator=gen))
-    return physics_task(path, start, seed, config, device=device)
+    seed = int(torch.randint(4, (1,), generator=gen))  # a few camera/noise draws per clip
+    frames = clips.get(path, seed, physics).obs.num_frames
+    start = int(torch.randint(max(frames - physics.windows.window, 0) + 1, (1,), generator=gen))
+    return physics_task(path, start, seed, physics, device=device, clips=clips)

@@ -101,7 +101,7 @@ class OptimizerConfig:
     """How every physics window is optimized: the optimizer, its steps per window and its step size.
 
     Attributes:
-        optimizer: a name in :data:`OPTIMIZERS`.
+        name: the optimizer, a name in :data:`OPTIMIZERS`.
         steps: optimizer steps per window (L-BFGS: each step runs up to 4 inner iterations).
         lr: learning rate of Adam and gradient descent, in normalized control units.
         step_scale: update scale of a learned optimizer (``LearnedAdapter.step_scale``): they were meta-trained
@@ -110,19 +110,29 @@ class OptimizerConfig:
         device: where a learned optimizer's network runs: ``auto`` (CUDA when present), ``cpu`` or ``cuda``.
     """
 
-    optimizer: str = field(default="optimus", metadata={"help": "physics optimizer: " + ", ".join(sorted(OPTIMIZERS))})
+    name: str = field(default="optimus", metadata={"help": "physics optimizer: " + ", ".join(sorted(OPTIMIZERS)),
+                                                   "flag": "optimizer"})
     steps: int = field(default=6, metadata={"help": "optimizer steps per physics window"})
     lr: float = field(default=1e-3, metadata={"help": "learning rate of adam and gd_momentum"})
     step_scale: float = field(default=1e-3, metadata={"help": "update scale of a learned optimizer"})
     device: str = field(default="auto", metadata={"help": "where a learned optimizer runs: auto, cpu or cuda"})
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "optimizer", canonical_name(self.optimizer))
+        object.__setattr__(self, "name", canonical_name(self.name))
         check_range("steps", self.steps, 0)
         check_range("lr", self.lr, 0.0, strict_low=True)
         check_range("step_scale", self.step_scale, 0.0, strict_low=True)
         if self.device not in DEVICES:
-            raise ConfigError(f"--device must be one of {', '.join(DEVICES)}, got {self.device!r}")
+            raise ConfigError("device", f"must be one of {', '.join(DEVICES)}, got {self.device!r}")
+
+    def identity(self, device: str) -> str:
+        """The optimizer's name with the settings it reads, the network's device resolved to ``device``: what a
+        window's result depends on besides the steps. It names the :class:`phymo.physics.Solver`, which keys the
+        window cache, so a result made on CUDA is not read back on the CPU (they agree only to about 1e-5)."""
+        reads = ("lr",) if self.name in TAKES_LR else ("step_scale", "device") if self.name in LEARNED else ()
+        values = {k: device if k == "device" else getattr(self, k) for k in reads}
+        shown = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items())
+        return f"{self.name}({shown})" if shown else self.name
 
 
 def resolve_device(name: str) -> str:
@@ -130,17 +140,15 @@ def resolve_device(name: str) -> str:
     if name == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cuda" and not torch.cuda.is_available():
-        raise PhymoError("--device cuda was asked for but torch sees no CUDA device; use --device cpu or auto")
+        raise ConfigError("device", "cuda was asked for, but torch sees no CUDA device; use cpu or auto")
     return name
 
 
 def window_solver(config: OptimizerConfig = OptimizerConfig(), device: str | None = None):
-    """The :class:`phymo.physics.Solver` of ``config``: its optimizer over each window's knots, its steps, and a
-    name carrying every setting that changes the result (it keys the window cache)."""
+    """The :class:`phymo.physics.Solver` of ``config`` with its network on ``device`` (default ``config.device``):
+    its optimizer over each window's knots, its steps, and :meth:`OptimizerConfig.identity` as its name."""
     from phymo.physics import Solver
 
-    make = optimizer_factory(config.optimizer, resolve_device(device or config.device), lr=config.lr,
-                             step_scale=config.step_scale)
-    setting = f"lr={config.lr:g}" if config.optimizer in TAKES_LR else (
-        f"step_scale={config.step_scale:g}" if config.optimizer in LEARNED else "")
-    return Solver(make, config.steps, f"{config.optimizer}({setting})" if setting else config.optimizer)
+    device = resolve_device(device or config.device)
+    make = optimizer_factory(config.name, device, lr=config.lr, step_scale=config.step_scale)
+    return Solver(make, config.steps, config.identity(device))

@@ -1,6 +1,6 @@
 """Video front end: frames, 2D keypoints, camera, temporal filtering, kinematic 3D initialization."""
 
-from .benchmark import available_clips, default_data_dir
+from .benchmark import available_clips
 from .camera_setup import (
     DEFAULT_FOV_DEG,
     camera_from_focal,
@@ -50,7 +50,6 @@ __all__ = [
     "camera_from_focal",
     "camera_from_fov",
     "check_mediapipe_models",
-    "default_data_dir",
     "detect_video",
     "estimate_ground",
     "fill_gaps",

@@ -1,4 +1,4 @@
-"""Benchmark of the video front end on the real clips in ``../shared/data``.
+"""Benchmark of the video front end on the real clips in the shared data (:func:`phymo.data.data_root`).
 
 Per clip: frames examined, share of frames with a detected person, detection speed (frames/s on this
 machine, MediaPipe with one thread per inference), and the kinematic fit's mean 2D reprojection error
@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
+
+from phymo.data import data_root
 
 from .camera_setup import resolve_camera
 from .initialize import initialize
@@ -29,14 +31,9 @@ CLIPS = (
 )
 
 
-def default_data_dir() -> Path:
-    """``../shared/data`` next to the repository root."""
-    return Path(__file__).resolve().parents[1].parent / "shared" / "data"
-
-
 def available_clips(data_dir: str | Path | None = None) -> list[tuple[str, Path, Path | None]]:
     """``(name, video, calibration or None)`` of the :data:`CLIPS` present (absent ones are skipped with a warning)."""
-    root = Path(data_dir) if data_dir is not None else default_data_dir()
+    root = Path(data_dir) if data_dir is not None else data_root()
     found = []
     for name, rel, calib in CLIPS:
         if not (root / rel).is_file():

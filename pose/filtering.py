@@ -35,7 +35,7 @@ class FilterConfig:
 
     def __post_init__(self) -> None:
         if self.method not in ("one_euro", "savgol", "none"):
-            raise ConfigError(f"filter method must be one_euro, savgol or none, got {self.method!r}")
+            raise ConfigError("method", f"of the keypoint filter must be one_euro, savgol or none, got {self.method!r}")
         for name in ("min_cutoff", "d_cutoff", "window_s"):
             check_range(name, getattr(self, name), 0.0, strict_low=True)
         check_range("beta", self.beta, 0.0)

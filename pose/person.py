@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from phymo.data import PhymoError
+from phymo.data import ConfigError, PhymoError
 
 log = logging.getLogger(__name__)
 
@@ -145,15 +145,15 @@ class PersonChoice:
 
     @classmethod
     def parse(cls, text: str) -> PersonChoice:
-        """``"1"`` (an index) or ``"640,360"`` (a point in pixels); :class:`PhymoError` otherwise."""
+        """``"1"`` (an index) or ``"640,360"`` (a point in pixels); :class:`ConfigError` otherwise."""
         text = text.strip()
         if re.fullmatch(r"\d+", text):
             return cls(index=int(text))
         m = re.fullmatch(r"(-?\d+(?:\.\d*)?)\s*,\s*(-?\d+(?:\.\d*)?)", text)
         if m:
             return cls(point=(float(m.group(1)), float(m.group(2))))
-        raise PhymoError(f"--person must be a number (0 is the leftmost person in the first frame where several "
-                         f"are seen) or a point X,Y in pixels, got {text!r}")
+        raise ConfigError("person", "must be a number (0 is the leftmost person in the first frame where several are "
+                                    f"seen) or a point X,Y in pixels, got {text!r}")
 
     def __str__(self) -> str:
         return str(self.index) if self.index is not None else f"{self.point[0]:g},{self.point[1]:g}"

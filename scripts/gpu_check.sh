@@ -34,7 +34,7 @@ mkdir -p "$out"
 cat "$out/environment.txt"
 
 set +e
-timeout --kill-after=10 "$limit" "$py" -m phymo.app.cli bench gpu --json "$out/gpu_check.json" \
+timeout --kill-after=10 "$limit" "$py" -m phymo.app bench gpu --json "$out/gpu_check.json" \
     | tee "$out/gpu_check.txt"
 status=${PIPESTATUS[0]}
 set -e

@@ -12,11 +12,10 @@ import cv2
 import numpy as np
 import pytest
 
-from phymo.app import cli
-from phymo.app.demo_synthetic import write_demo_input
+from phymo.app.commands import cli
+from phymo.app.demo.synthetic import write_demo_input
 from phymo.data import read_bvh
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 FAST = ["--optimizer", "adam", "--steps", "2", "--window", "16"]
 
 
@@ -81,7 +80,7 @@ def _error(capsys) -> str:
 def test_report_and_evaluation_measure_foot_skating_alike(finished_run):
     """report.json's plausibility and phymo evaluate's are one definition: the same motion gives the same
     figures (they used to count contact with different heights under one name)."""
-    from phymo.app.evaluate import plausibility
+    from phymo.app.evaluation import plausibility
 
     report = json.loads((finished_run / "report.json").read_text())
     for stem, kind in (("motion", "physics"), ("kinematic", "kinematic")):
@@ -95,7 +94,7 @@ def test_a_hundredth_of_a_pixel_moves_the_result_by_little(finished_run, demo_in
     """Issue 19: the result was chaotic in its input (keypoints reloaded as float32, 1.5e-5 px of rounding,
     moved a clip's skating from 32.6 % to 43.5 %). Keypoints moved by 0.01 px (Gaussian) change no
     plausibility figure by more than 10 % and the joints by less than 1 cm on average."""
-    from phymo.app.plausibility_bench import _perturbed_keypoints, _positions, _relative_change
+    from phymo.app.benchmarks.plausibility import _perturbed_keypoints, _positions, _relative_change
 
     video, _ = demo_input
     moved = _perturbed_keypoints(finished_run / "cache", tmp_path / "moved.npz")
@@ -142,7 +141,7 @@ def test_every_output_is_written_and_consistent(finished_run):
 
 def test_demo_input_carries_detector_world_landmarks(demo_input):
     """Like MediaPipe's: metres, hip-centred, camera axes, a few centimetres off the truth (a noisy pose)."""
-    from phymo.app.demo_synthetic import demo_scene
+    from phymo.app.demo.synthetic import demo_scene
     from phymo.data import world_landmarks
     from phymo.pose import load_keypoints
 
@@ -275,10 +274,8 @@ def test_no_person(tmp_path, capsys):
     assert not (tmp_path / "o").exists()  # and no half output folder
 
 
-def test_several_people_keeps_the_main_subject(tmp_path):
-    clip = DATA / "mmpose" / "demo_multiperson_street_5frames.mp4"
-    if not clip.is_file():
-        pytest.skip("shared data clip not present")
+def test_several_people_keeps_the_main_subject(tmp_path, shared_data):
+    clip = shared_data("mmpose", "demo_multiperson_street_5frames.mp4")
     assert cli.main(["reconstruct", str(clip), "-o", str(tmp_path), "--no-overlay", *FAST]) == 0
     with np.load(tmp_path / "motion.npz", allow_pickle=False) as z:
         assert z["positions"].shape == (5, 22, 3) and np.isfinite(z["positions"]).all()
@@ -331,7 +328,7 @@ def test_settings_that_cannot_work_together_are_refused(demo_input, tmp_path, ca
     video, keypoints = demo_input
     assert cli.main(["reconstruct", str(video), "--keypoints", str(keypoints), "--start", "2", "--end", "1",
                      "-o", str(tmp_path / "o")]) == 2
-    assert "--end (1.0 s) must come after --start (2.0 s)" in _error(capsys)
+    assert "--end (1.0 s) must come after the start (2.0 s)" in _error(capsys)
     assert not (tmp_path / "o").exists()
 
 
@@ -437,13 +434,12 @@ def _report(fallbacks: int, windows: int, weak=()) -> dict:
             "coverage": {"segments": [[0, 89]], "frames_reconstructed": 90, "frames_examined": 90,
                          "left_out_leading": 0, "left_out_trailing": 0},
             "compute_s_per_video_s": 1.0, "plausibility": {"physics": zero, "kinematic": zero}, "files": [],
-            "fallback_windows": fallbacks,
             "windows": [{"status": "fell back" if i < fallbacks else "optimized", "start": 0, "stop": 15,
                          "segment": 0, "reason": "x"} for i in range(windows)]}
 
 
 def test_a_run_that_mostly_fell_back_says_so(tmp_path, capsys):
-    from phymo.app.cmd_reconstruct import print_summary
+    from phymo.app.commands.reconstruct import print_summary
 
     print_summary(_report(61, 75, ["the person's height is assumed"]), tmp_path)
     out = capsys.readouterr().out

@@ -1,6 +1,5 @@
 """BVH reader and writer: a hand-checked fixture, typed errors, every shared file, writer axes and round trip."""
 
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,8 +14,6 @@ from phymo.data import (
     quat_mul,
 )
 from phymo.data.bvh import bvh_joint_names, read_bvh, write_bvh
-
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 # Root with 6 channels (odd rotation order), a joint with only a Y rotation, a 2-position-channel joint,
 # tabs, CRLF and an End Site.
@@ -143,16 +140,14 @@ def test_writer_z_up_keeps_axes(tmp_path):
     np.testing.assert_allclose(clip.world_positions(), motion.positions()[:, _bvh_order(clip)], atol=1e-7)
 
 
-def _shared_bvh_files():
-    return sorted(SHARED.rglob("*.bvh")) if SHARED.is_dir() else []
-
-
-@pytest.mark.skipif(not _shared_bvh_files(), reason="shared BVH data not present")
-def test_every_shared_bvh_loads():
+def test_every_shared_bvh_loads(shared_data):
     """All shared BVH files parse: frame count equals the header, names match the HIERARCHY (~2 s)."""
     import re
 
-    for path in _shared_bvh_files():
+    files = sorted(shared_data().rglob("*.bvh"))
+    if not files:
+        pytest.skip("no shared BVH files")
+    for path in files:
         clip = read_bvh(path)
         text = path.read_text(errors="replace")
         assert clip.num_frames == int(re.search(r"Frames:\s*(\d+)", text).group(1)), path

@@ -4,7 +4,8 @@ import types
 
 import pytest
 
-from phymo.app import bench, cli
+from phymo.app.benchmarks.registry import BENCHMARKS, Benchmark
+from phymo.app.commands import bench, cli
 from phymo.data import DataFormatError
 
 
@@ -43,8 +44,8 @@ def test_bench_table_and_json(tmp_path, monkeypatch, capsys):
     def options(parser):
         parser.add_argument("--size", type=int, default=3)
 
-    monkeypatch.setitem(bench.BENCHMARKS, "fake", bench.Benchmark("tests.fake:run", "a fake", options))
-    monkeypatch.setattr(bench, "_call", lambda _target: fake)
+    monkeypatch.setitem(BENCHMARKS, "fake", Benchmark("tests.fake:run", "a fake", options))
+    monkeypatch.setattr(bench, "load", lambda _target: fake)
     assert cli.main(["bench", "fake", "--quick", "--size", "5", "--json", str(tmp_path / "out" / "b.json")]) == 0
     assert seen == {"quick": True, "size": 5}  # the benchmark's own option reaches it
     out = capsys.readouterr().out.splitlines()
@@ -53,3 +54,21 @@ def test_bench_table_and_json(tmp_path, monkeypatch, capsys):
     assert json.loads((tmp_path / "out" / "b.json").read_text()) == {"benchmark": "fake", "rows": rows}
     with pytest.raises(SystemExit):
         cli.main(["bench", "optimizers", "--size", "5"])  # another benchmark does not take it
+
+
+def test_the_shared_data_moves_with_phymo_data(tmp_path, monkeypatch, caplog, capsys):
+    """One data root, read when asked: ``PHYMO_DATA`` moves it, and the benchmarks look there."""
+    import logging
+
+    from phymo.data import data_root
+
+    elsewhere = tmp_path / "elsewhere"
+    monkeypatch.setenv("PHYMO_DATA", str(elsewhere))
+    assert data_root() == elsewhere
+    with caplog.at_level(logging.WARNING):
+        assert cli.main(["bench", "plausibility", "--quick"]) == 0
+    missing = [r.getMessage() for r in caplog.records if "benchmark clip" in r.getMessage()]
+    assert missing and all(f"not found at {elsewhere}/" in m for m in missing)
+    assert capsys.readouterr().out.startswith("(no rows)")  # no clip and no mocap corpus there
+    monkeypatch.delenv("PHYMO_DATA")
+    assert data_root().parts[-2:] == ("shared", "data") and data_root() != elsewhere

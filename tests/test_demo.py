@@ -5,10 +5,10 @@ import json
 import numpy as np
 import pytest
 
-from phymo.app import cli
-from phymo.app.demo import DEMO_CLIP
-from phymo.app.demo_synthetic import demo_scene
-from phymo.app.multiview import find_trial
+from phymo.app.commands import cli
+from phymo.app.demo.run import DEMO_CLIP
+from phymo.app.demo.synthetic import demo_scene
+from phymo.app.evaluation.multiview import find_trial
 
 FAST = ["--optimizer", "adam", "--steps", "2", "--window", "16"]
 

@@ -12,8 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from phymo.app import evaluate as ev
-from phymo.data import PhymoError, walking_motion
+from phymo.app import evaluation as ev
+from phymo.app.demo.run import DEMO_CLIP
+from phymo.data import CANONICAL, ConfigError, PhymoError, walking_motion
 from phymo.data.bvh import write_bvh
 from phymo.data.h36m import CAMERA_IDS, H36MDataset
 from phymo.data.metrics import FOOT_CONTACT, FOOT_JOINTS
@@ -21,9 +22,8 @@ from phymo.data.skeleton import H36M_17, H36M_17_FROM_32
 from phymo.optimizer import OptimizerConfig
 from phymo.physics import ReconstructConfig, SimulationConfig, WindowConfig
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 FAST = ReconstructConfig(windows=WindowConfig(window=8, overlap=2), simulation=SimulationConfig(threads=1))
-ADAM = OptimizerConfig(optimizer="adam", steps=1)
+ADAM = OptimizerConfig(name="adam", steps=1)
 
 
 def _h36m_tree(root: Path) -> dict:
@@ -60,7 +60,7 @@ def identity_reconstruct(obs, *args, **kwargs):
 
 def test_h36m_protocol_numbers_match_hand_computed(tmp_path):
     _h36m_tree(tmp_path)
-    cfg = ev.EvalConfig("h36m", str(tmp_path), cameras=(0, 2), reconstruct=FAST, optimizer=ADAM)
+    cfg = ev.EvalConfig("h36m", str(tmp_path), cameras=(0, 2), physics=FAST, optimizer=ADAM)
     specs = ev.list_sequences(cfg)
     assert [s.id for s in specs][:2] == ["S9/Eating/54138969", "S9/Eating/58860488"] and len(specs) == 6
     assert {s.action for s in specs} == {"Walking", "Eating"}
@@ -119,30 +119,35 @@ def test_h36m_with_dataset_2d_keypoints(tmp_path):
     (spec,) = ev.list_sequences(cfg)
     rec = ev.evaluate_sequence(spec, cfg, reconstruct_fn=identity_reconstruct)
     assert rec["num_frames"] == 10 and rec["physics"]["mpjpe"] == rec["kinematic"]["mpjpe"] < 150.0
-    sample = ev.DATASETS["h36m"][1](spec, cfg)
+    sample = ev.DATASETS["h36m"].load(spec, cfg, None)
     expected, _ = H36M_17.to_canonical(p2d["S9"]["Eating"][1][::2][:10])
     np.testing.assert_allclose(sample.obs.keypoints_2d, expected)
 
 
-def test_aist_sequence_runs(tmp_path):
+def _aist_tree(root: Path) -> None:
+    """A miniature AIST++ root: one sequence's 3D keypoints (COCO-17, Y up, cm) and its camera c01."""
     from scipy.spatial.transform import Rotation
 
     from phymo.data import COCO_17
 
     seq = "gWA_sBM_cAll_d25_mWA0_ch01"
     for d in ("keypoints3d", "cameras"):
-        (tmp_path / d).mkdir()
+        (root / d).mkdir()
     coco = COCO_17.from_canonical(walking_motion(0.5, 60.0).positions())
     coco = np.where(np.isnan(coco), coco[:, :1], coco)  # eyes and ears at the nose
     file_frame = np.stack([coco[..., 0], coco[..., 2], -coco[..., 1]], axis=-1) * 100.0  # Y up, cm
-    with (tmp_path / "keypoints3d" / f"{seq}.pkl").open("wb") as f:
+    with (root / "keypoints3d" / f"{seq}.pkl").open("wb") as f:
         pickle.dump({"keypoints3d": file_frame, "keypoints3d_optim": file_frame}, f)
     R = np.array([[1.0, 0, 0], [0, -1, 0], [0, 0, -1]])  # looks along -Z of the file frame from z = 600 cm
     cam = {"name": "c01", "size": [1920, 1080], "matrix": [[1600.0, 0, 960], [0, 1600, 540], [0, 0, 1]],
            "distortions": [0.0] * 5, "rotation": Rotation.from_matrix(R).as_rotvec().tolist(),
            "translation": (-R @ np.array([0.0, 90.0, 600.0])).tolist()}
-    (tmp_path / "cameras" / "setting1.json").write_text(json.dumps([cam]))
-    (tmp_path / "cameras" / "mapping.txt").write_text(f"{seq} setting1\n")
+    (root / "cameras" / "setting1.json").write_text(json.dumps([cam]))
+    (root / "cameras" / "mapping.txt").write_text(f"{seq} setting1\n")
+
+
+def test_aist_sequence_runs(tmp_path):
+    _aist_tree(tmp_path)
     cfg = ev.EvalConfig("aist", str(tmp_path))
     (spec,) = ev.list_sequences(cfg)
     rec = ev.evaluate_sequence(spec, cfg, reconstruct_fn=identity_reconstruct)
@@ -157,6 +162,53 @@ def _corpus(root: Path, n: int = 2, corrupt: bool = True) -> None:
         (root / "broken.bvh").write_text("HIERARCHY\nROOT Hips\n{ OFFSET 0 0\n")
 
 
+#: a tiny root of every dataset, made here; multiview: the trial shipped for the demo (see ``multiview_demo``)
+ROOTS = {"mocap": lambda root: _corpus(root, n=1, corrupt=False) or root,
+         "h36m": lambda root: _h36m_tree(root) and root,
+         "aist": lambda root: _aist_tree(root) or root,
+         "multiview": lambda root: DEMO_CLIP}
+#: the settings of each dataset's job in the contract test: multiview's are the ``multiview_demo`` run's, so that
+#: its pipeline run is resumed, not made again
+CONTRACT = {name: {"max_frames": 13, "split": "all", "physics": FAST, "optimizer": ADAM} for name in ROOTS} | {
+    "multiview": {"max_frames": 30, "use_calibration": True, "optimizer": dataclasses.replace(ADAM, steps=2),
+                  "physics": ReconstructConfig(windows=WindowConfig(window=16))}}
+
+
+def test_every_dataset_is_covered_by_the_contract():
+    assert set(ROOTS) == set(ev.DATASETS)
+
+
+@pytest.mark.parametrize("name", sorted(ROOTS))
+def test_every_dataset_keeps_the_contract(name, tmp_path, request):
+    """Each entry lists picklable jobs with distinct ids and turns one into a sample whose truth, kinematic estimate
+    (and physics result, where the dataset brings one) cover the same frames and the scored joints; its report
+    adds a dict and Markdown; the options only it reads are fields of the configuration."""
+    entry = ev.DATASETS[name]
+    assert isinstance(entry, ev.Dataset)
+    assert set(entry.options) <= {f.name for f in dataclasses.fields(ev.EvalConfig)}
+    cfg = ev.EvalConfig(name, str(ROOTS[name](tmp_path)), **CONTRACT[name])
+    runs = request.getfixturevalue("multiview_demo") / "runs" if name == "multiview" else tmp_path / "runs"
+    specs = entry.specs(cfg)
+    assert specs and len({s.id for s in specs}) == len(specs)
+    assert all(isinstance(s, ev.SequenceSpec) and pickle.loads(pickle.dumps(s)) == s for s in specs)
+    sample = entry.load(specs[0], cfg, runs / specs[0].id)
+    frames = sample.obs.num_frames
+    assert isinstance(sample, ev.Sample) and 3 <= frames <= cfg.max_frames
+    assert sample.gt.shape == sample.obs.kinematic_positions().shape == (frames, CANONICAL.num_joints, 3)
+    assert len(set(sample.joints)) == len(sample.joints) and all(0 <= j < CANONICAL.num_joints for j in sample.joints)
+    assert np.isfinite(sample.gt[:, sample.joints]).all()
+    if sample.physics is not None:
+        assert sample.physics.shape == sample.gt.shape and set(sample.plausibility) == set(ev.KINDS)
+    record = ev.evaluate_sample(specs[0], sample, cfg, reconstruct_fn=identity_reconstruct)
+    entries, markdown = entry.report([record], ev.summarize([record]))
+    assert isinstance(entries, dict) and isinstance(markdown, str)
+
+
+def test_the_options_of_one_dataset_are_refused_by_the_others(tmp_path):
+    with pytest.raises(ConfigError, match="^use_calibration applies to dataset multiview only"):
+        ev.list_sequences(ev.EvalConfig("mocap", str(tmp_path), use_calibration=True))
+
+
 def test_summary_does_not_depend_on_the_order_jobs_finish(tmp_path):
     """Ray hands results back as they finish; the summary must not change with that order (not even in the
     last bit: sums run in the dataset's order)."""
@@ -167,7 +219,7 @@ def test_summary_does_not_depend_on_the_order_jobs_finish(tmp_path):
     (tmp_path / "bvh").mkdir()
     for i in range(5):
         write_bvh(tmp_path / "bvh" / f"walk_{i}.bvh", walking_motion(0.5 + 0.1 * i, 30.0, cadence_hz=0.7 + 0.15 * i))
-    cfg = ev.EvalConfig("mocap", str(tmp_path / "bvh"), split="all", max_frames=12, reconstruct=FAST, optimizer=ADAM)
+    cfg = ev.EvalConfig("mocap", str(tmp_path / "bvh"), split="all", max_frames=12, physics=FAST, optimizer=ADAM)
     job = functools.partial(ev.evaluate_sequence, cfg=cfg, reconstruct_fn=identity_reconstruct)
     forward = ev.run_evaluation(cfg, tmp_path / "forward", job_fn=job)
     backward = ev.run_evaluation(cfg, tmp_path / "backward", runner=Reversed(), job_fn=job)
@@ -179,7 +231,7 @@ def test_summary_does_not_depend_on_the_order_jobs_finish(tmp_path):
 
 def test_mocap_run_records_failure_and_resumes(tmp_path):
     _corpus(tmp_path)
-    cfg = ev.EvalConfig("mocap", str(tmp_path), split="all", max_frames=12, reconstruct=FAST, optimizer=ADAM)
+    cfg = ev.EvalConfig("mocap", str(tmp_path), split="all", max_frames=12, physics=FAST, optimizer=ADAM)
     summary = ev.run_evaluation(cfg, tmp_path / "out")
     assert summary["count"] == {"ok": 2, "failed": 1}
     assert summary["failed"][0]["id"] == "broken.bvh" and "Error" in summary["failed"][0]["error"]
@@ -199,7 +251,7 @@ def test_optimizer_comparison_traces_each_optimizer(tmp_path):
     _corpus(tmp_path, n=1, corrupt=False)
     cfg = ev.EvalConfig("mocap", str(tmp_path), split="all", max_frames=10, compare=("adam", "lbfgs"),
                         optimizer=dataclasses.replace(ADAM, steps=2),
-                        reconstruct=dataclasses.replace(FAST, windows=WindowConfig(window=10, overlap=2)))
+                        physics=dataclasses.replace(FAST, windows=WindowConfig(window=10, overlap=2)))
     ev.run_evaluation(cfg, tmp_path / "out")
     comp = json.loads((tmp_path / "out" / "optimizers.json").read_text())
     assert set(comp) == {"adam", "lbfgs"}
@@ -211,24 +263,24 @@ def test_optimizer_comparison_traces_each_optimizer(tmp_path):
     assert "| lbfgs | 1 |" in (tmp_path / "out" / "summary.md").read_text()
 
 
-def test_unknown_names_and_clips_fail_clearly(tmp_path):
-    with pytest.raises(PhymoError, match="unknown dataset"):
-        ev.EvalConfig("kitti", str(tmp_path))
-    with pytest.raises(PhymoError, match="video front end"):
-        ev.list_sequences(ev.EvalConfig("clips", str(tmp_path)))
+def test_unknown_names_fail_clearly(tmp_path):
+    with pytest.raises(PhymoError, match=r"unknown dataset 'kitti'; choose one of \['aist', 'h36m', 'mocap'"):
+        ev.list_sequences(ev.EvalConfig("kitti", str(tmp_path)))
     with pytest.raises(PhymoError, match="unknown optimizer"):
-        OptimizerConfig(optimizer="sgd-with-wings")
+        OptimizerConfig(name="sgd-with-wings")
+    with pytest.raises(PhymoError, match="unknown optimizer"):
+        ev.EvalConfig("mocap", str(tmp_path), compare=("adam", "sgd-with-wings"))
 
 
 def test_cli_evaluate_mocap(tmp_path, capsys):
-    from phymo.app.cli import main
+    from phymo.app.commands.cli import main
 
     _corpus(tmp_path, n=1, corrupt=False)
     rc = main(["evaluate", "--dataset", "mocap", "--root", str(tmp_path), "--split", "all", "--max-frames", "8",
                "--window", "8", "--overlap", "2", "--steps", "1", "-o", str(tmp_path / "out")])
     assert rc == 0 and "| **all** |" in capsys.readouterr().out
     config = json.loads((tmp_path / "out" / "config.json").read_text())
-    assert config["reconstruct"]["windows"]["window"] == 8 and config["optimizer"]["steps"] == 1
+    assert config["physics"]["windows"]["window"] == 8 and config["optimizer"]["steps"] == 1
 
 
 def test_ray_runner_survives_killed_worker_and_failed_job(tmp_path):
@@ -260,10 +312,9 @@ def test_ray_runner_survives_killed_worker_and_failed_job(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not SHARED.is_dir(), reason="shared mocap data not present")
-def test_ray_and_sequential_agree_on_held_out_mocap(tmp_path):
+def test_ray_and_sequential_agree_on_held_out_mocap(tmp_path, shared_data):
     pytest.importorskip("ray")
-    cfg = ev.EvalConfig("mocap", str(SHARED), max_frames=16, max_sequences=3, reconstruct=FAST, optimizer=ADAM)
+    cfg = ev.EvalConfig("mocap", str(shared_data()), max_frames=16, max_sequences=3, physics=FAST, optimizer=ADAM)
     seq = ev.run_evaluation(cfg, tmp_path / "seq")
     par = ev.run_evaluation(cfg, tmp_path / "ray", runner=ev.RayRunner(2))
     for kind in ("kinematic", "physics"):
@@ -285,7 +336,7 @@ def test_comparison_counts_evaluations_to_reach_lbfgs():
 def test_a_split_without_files_is_one_clear_error(tmp_path, capsys):
     """Every file of this corpus falls in the train split: evaluating the default (test) split must not
     "succeed" with 0 sequences; the error names the split, the files per split and --split all."""
-    from phymo.app.cli import main
+    from phymo.app.commands.cli import main
     from phymo.data.mocap import split_of
 
     for name in ("walk_0.bvh", "walk_1.bvh"):

@@ -15,10 +15,8 @@ from phymo.data.h36m import (
 )
 from phymo.data.skeleton import H36M_17_FROM_32
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-KARFLY = SHARED / "human36m-camera-parameters" / "camera-parameters.json"
-MMPOSE = SHARED / "mmpose" / "tests_data_h36m"
-needs_shared = pytest.mark.skipif(not (KARFLY.exists() and MMPOSE.exists()), reason="shared H36M data absent")
+KARFLY = ("human36m-camera-parameters", "camera-parameters.json")
+MMPOSE = ("mmpose", "tests_data_h36m")
 
 CLIPS = {"S1": {"Walking 1": 10, "Directions": 6}, "S9": {"WalkDog": 8}, "S11": {"Sitting 1": 4}}
 
@@ -136,9 +134,8 @@ def test_missing_files_and_keys(tmp_path, root):
         load_cameras(root / "bad.json")
 
 
-@needs_shared
-def test_karfly_json_and_mmpose_pkl_agree():
-    a, b = load_cameras(KARFLY), load_cameras(MMPOSE / "cameras.pkl")
+def test_karfly_json_and_mmpose_pkl_agree(shared_data):
+    a, b = load_cameras(shared_data(*KARFLY)), load_cameras(shared_data(*MMPOSE) / "cameras.pkl")
     assert len(a) == len(b) == 44
     for key, cam in b.items():
         np.testing.assert_allclose(a[key].R, cam.R, atol=1e-9)
@@ -147,12 +144,12 @@ def test_karfly_json_and_mmpose_pkl_agree():
         assert (a[key].width, a[key].height) == (cam.width, cam.height)
 
 
-@needs_shared
-def test_real_cameras_project_mmpose_annotations():
+def test_real_cameras_project_mmpose_annotations(shared_data):
     """World 3D joints of four real frames land on their 2D annotations; camera-frame 3D matches exactly."""
-    coco = json.loads((MMPOSE / "h36m_coco.json").read_text())
-    cam_frame = np.load(MMPOSE / "test_h36m_body3d.npz")["S"][..., :3]
-    ds = H36MDataset(MMPOSE, camera_file=KARFLY)
+    mmpose = shared_data(*MMPOSE)
+    coco = json.loads((mmpose / "h36m_coco.json").read_text())
+    cam_frame = np.load(mmpose / "test_h36m_body3d.npz")["S"][..., :3]
+    ds = H36MDataset(mmpose, camera_file=shared_data(*KARFLY))
     for i, (image, ann) in enumerate(zip(coco["images"], coco["annotations"], strict=True)):
         subject, rest = image["file_name"].split("_", 1)
         cam = ds.camera(subject, CAMERA_IDS.index(rest.split(".")[1].split("_")[0]))

@@ -2,7 +2,6 @@
 
 import json
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,25 +10,27 @@ from phymo.data import marker_height, markers_to_canonical, read_trc, trc_to_lab
 from phymo.data.skeleton import BODY_25B_NAMES, CANONICAL
 from phymo.pose import read_calibration
 
-TRIAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "pose2sim" / "balancing_trial"
-FILTERED = TRIAL / "pose3d_triangulated" / "S00_P00_T01_BalancingTrial_0-100_filt_butterworth.trc"
+FILTERED = "S00_P00_T01_BalancingTrial_0-100_filt_butterworth.trc"
 
 
 @pytest.fixture(scope="module")
-def markers():
-    if not FILTERED.is_file():
-        pytest.skip("shared data not present")
-    return read_trc(FILTERED)
+def trial(shared_data):
+    return shared_data("pose2sim", "balancing_trial")
 
 
-def _view_error(markers, lab_from_trc, camera, view: str) -> float:
+@pytest.fixture(scope="module")
+def markers(trial):
+    return read_trc(trial / "pose3d_triangulated" / FILTERED)
+
+
+def _view_error(trial, markers, lab_from_trc, camera, view: str) -> float:
     """Median over frames of the median pixel distance between the projected markers and the OpenPose
     BODY_25B detections (the closest of the people found) in ``view``'s JSON files."""
     names = [n for n in markers.names if n in BODY_25B_NAMES]
     pts = markers.positions[:, [markers.names.index(n) for n in names]] @ lab_from_trc.T
     errors = []
     for t in range(0, markers.num_frames, 5):
-        people = json.loads((TRIAL / "pose_openpose_body25b" / f"{view}_json" / f"{view}.{t:04d}.json").read_text())
+        people = json.loads((trial / "pose_openpose_body25b" / f"{view}_json" / f"{view}.{t:04d}.json").read_text())
         uv = camera.project(pts[t]) if (camera.to_camera(pts[t])[:, 2] > 0).all() else np.full((len(names), 2), 1e6)
         per_person = []
         for p in people["people"]:
@@ -40,13 +41,13 @@ def _view_error(markers, lab_from_trc, camera, view: str) -> float:
     return float(np.median(errors))
 
 
-def test_markers_land_on_every_views_detections(markers):
+def test_markers_land_on_every_views_detections(trial, markers):
     """Pose2Sim's TRC axes undone and the Qualisys cameras read right: the markers project onto what OpenPose
     found in all four views (the frames are in step: TRC row t is video frame t)."""
-    cams = read_calibration(TRIAL / "calibration" / "Calib.qca.txt")
+    cams = read_calibration(trial / "calibration" / "Calib.qca.txt")
     for view, cam in cams.items():
-        assert _view_error(markers, trc_to_lab(np.eye(3)).T, cam, view) < 20.0, view
-    assert _view_error(markers, np.eye(3), cams["cam01"], "cam01") > 200.0  # the file's own axes do not
+        assert _view_error(trial, markers, trc_to_lab(np.eye(3)).T, cam, view) < 20.0, view
+    assert _view_error(trial, markers, np.eye(3), cams["cam01"], "cam01") > 200.0  # the file's own axes do not
 
 
 #: every canonical bone whose two ends have markers

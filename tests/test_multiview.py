@@ -1,16 +1,15 @@
-"""Multi-view trials: finding the calibration, markers and videos; the evaluation on the shared Pose2Sim trial."""
+"""Multi-view trials: finding the calibration, markers and videos; the evaluation on the Pose2Sim trial shipped
+for the demo."""
 
 import json
 from pathlib import Path
 
 import pytest
 
-from phymo.app import cli
-from phymo.app.eval_datasets import EvalConfig
-from phymo.app.multiview import find_trial
-from phymo.data import DataFormatError, InputNotFoundError, PhymoError
+from phymo.app.commands import cli
+from phymo.app.evaluation.multiview import find_trial
+from phymo.data import DataFormatError, InputNotFoundError
 
-TRIAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "pose2sim" / "balancing_trial"
 _CAMERA = ('[{key}]\nname = "{name}"\nsize = [ 640, 480]\nmatrix = [ [ 500.0, 0.0, 320.0], [ 0.0, 500.0, 240.0], '
            '[ 0.0, 0.0, 1.0]]\nrotation = [ 0.0, 0.0, 0.0]\ntranslation = [ 0.0, 0.0, 3.0]\n\n')
 
@@ -59,19 +58,10 @@ def test_a_trial_that_cannot_work_says_why(tmp_path, kind, error, match):
         find_trial(tmp_path if kind != "no folder" else tmp_path / "nope", reference)
 
 
-def test_multiview_options_are_refused_elsewhere():
-    with pytest.raises(PhymoError, match="apply to --dataset multiview only"):
-        EvalConfig("mocap", "x", use_calibration=True)
-
-
-def test_evaluate_the_shared_trial_end_to_end(tmp_path, capsys):
+def test_evaluate_the_shipped_trial_end_to_end(multiview_demo):
     """The first 30 frames of cam01 through the whole pipeline, scored against the markers."""
-    if not TRIAL.is_dir():
-        pytest.skip("shared data not present")
-    out = tmp_path / "eval"
-    assert cli.main(["evaluate", "--dataset", "multiview", "--root", str(TRIAL), "-o", str(out), "--max-frames", "30",
-                     "--optimizer", "adam", "--steps", "2", "--window", "16", "--use-calibration"]) == 0
-    printed = capsys.readouterr().out
+    out = multiview_demo
+    printed = (out / "summary.md").read_text()
     assert "| cam01 |" in printed and "| camera | height m (source) |" in printed
     summary = json.loads((out / "summary.json").read_text())
     (record,) = summary["sequences"]
@@ -85,3 +75,10 @@ def test_evaluate_the_shared_trial_end_to_end(tmp_path, capsys):
     # the ground estimate itself is tested in test_pose_ground.py)
     assert 0.0 <= record["info"]["ground_tilt_deg"] < 20.0
     assert (out / "runs" / "cam01" / "overlay.mp4").is_file() and (out / "runs" / "cam01" / "report.json").is_file()
+
+
+def test_multiview_options_are_refused_elsewhere(tmp_path, capsys):
+    assert cli.main(["evaluate", "--dataset", "mocap", "--root", str(tmp_path), "-o", str(tmp_path / "out"),
+                     "--use-calibration"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err == "phymo evaluate: error: --use-calibration applies to dataset multiview only"

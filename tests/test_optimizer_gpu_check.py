@@ -3,12 +3,13 @@ step costs are measured; without CUDA the command and the script fail at once, i
 
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 import torch
 
-from phymo.app import cli
+from phymo.app.commands import cli
 from phymo.optimizer import gpu_check as G
 
 no_cuda = pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
@@ -23,9 +24,25 @@ def test_cpu_against_itself_agrees_and_another_network_does_not(dtype):
     assert G.update_agreement("cpu", 24, steps=3, dtype=dtype, device_net=other) > G.TOLERANCE
 
 
-def test_step_cost_on_cpu():
-    cost = G.step_cost("cpu", 48, steps=2)
-    assert cost["ms_per_step"] > 0 and cost["peak_mib"] is None
+class Sleeper:
+    """A stand-in network whose update costs a known time: one microsecond per dimension."""
+
+    def init_state(self, x):
+        return {}
+
+    def step(self, state, x, g, loss):
+        time.sleep(1e-6 * x.numel())
+        return state, torch.zeros_like(x)
+
+
+def test_step_cost_on_cpu_measures_a_known_cost_ratio():
+    """The step timing on the CPU (the path the check's CPU rows take) against updates of known cost: 10 ms and
+    40 ms, so the medians are at least those and in a ratio of 4 (a quarter either way for a loaded machine)."""
+    small, large = (G.step_cost("cpu", d, steps=5, net=Sleeper()) for d in (10_000, 40_000))
+    assert small["peak_mib"] is None and large["peak_mib"] is None  # device memory is CUDA's only
+    assert 10.0 <= small["ms_per_step"] < 20.0 and 40.0 <= large["ms_per_step"] < 60.0
+    assert 3.0 < large["ms_per_step"] / small["ms_per_step"] < 5.0
+    assert G.step_cost("cpu", 48, steps=2)["ms_per_step"] > 0  # the shipped network runs on this path too
 
 
 @no_cuda

@@ -5,7 +5,7 @@ import argparse
 import pytest
 import torch
 
-from phymo.app import cmd_meta_train
+from phymo.app.commands import meta_train as meta_train_command
 from phymo.optimizer import meta_train as M
 from phymo.optimizer.learned_baselines import AdafacMLP
 
@@ -28,9 +28,9 @@ def test_meta_train_runs_logs_and_resumes(tmp_path, method):
 
 def test_cli_writes_weights(tmp_path):
     p = argparse.ArgumentParser()
-    cmd_meta_train.add_arguments(p)
+    meta_train_command.add_arguments(p)
     args = p.parse_args(["--optimizer", "adafac_mlp", "--steps", "2", "--n-tasks", "1", "--trunc", "3",
                          "--dim-hi", "3", "--out", str(tmp_path)])
-    assert cmd_meta_train.run(args) == 0
+    assert meta_train_command.run(args) == 0
     from phymo.optimizer.weights import load
     assert load(tmp_path / "adafac_mlp.pt", expect="adafac_mlp").arch()["name"] == "adafac_mlp"

@@ -4,14 +4,14 @@ windows, L-BFGS's budgeted row is the prefix of its run to convergence, and that
 from pathlib import Path
 
 import pytest
+from _figures import closest, pixels_at
 
-from phymo.app import bench_physics, cli
+from phymo.app.benchmarks import physics_optimizers
+from phymo.app.commands import cli
+from phymo.app.render.plots import save
 from phymo.data import atomic_write_json
 from phymo.optimizer import physics_bench as PB
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-needs_data = pytest.mark.skipif(not (SHARED / "bandai-namco-motiondataset").is_dir(),
-                                reason="shared mocap data not present")
 BUDGETS, CAP = (2, 3), 8
 
 
@@ -25,17 +25,19 @@ def test_windows_spread_evenly_over_every_clip():
 
 
 @pytest.fixture(scope="module")
-def result():
+def result(shared_data):
+    """The comparison on 2 windows of the corpus's validation split, its physics settings and its prepared clips."""
+    from phymo.optimizer.physics_tasks import PreparedClips
     from phymo.physics import ReconstructConfig, WindowConfig
 
-    config = ReconstructConfig(windows=WindowConfig(window=6, overlap=2))
-    return PB.compare(SHARED, "validation", windows=2, budgets=BUDGETS, lbfgs_cap=CAP, config=config,
-                      progress=lambda _s: None), config
+    shared_data("bandai-namco-motiondataset")
+    physics, clips = ReconstructConfig(windows=WindowConfig(window=6, overlap=2)), PreparedClips()
+    return PB.compare(shared_data(), "validation", windows=2, budgets=BUDGETS, lbfgs_cap=CAP, physics=physics,
+                      progress=lambda _s: None, clips=clips), physics, clips
 
 
-@needs_data
 def test_every_optimizer_gets_exactly_the_budget_from_the_same_start(result):
-    res, _ = result
+    res, _, _ = result
     runs = {(w["optimizer"], w["window"]): w for w in res["windows"]}
     windows = sorted({w for _, w in runs})
     assert len(windows) == 2 and not res["skipped"]
@@ -49,19 +51,17 @@ def test_every_optimizer_gets_exactly_the_budget_from_the_same_start(result):
         assert runs["lbfgs", w]["losses"] == ref["losses"][:max(BUDGETS)]
 
 
-@needs_data
-def test_budgeted_lbfgs_is_the_prefix_of_its_converging_run_and_settings_reach_the_optimizers(result):
-    res, config = result
+def test_budgeted_lbfgs_is_the_prefix_of_its_converging_run_and_settings_reach_the_optimizers(result, shared_data):
+    res, physics, clips = result
     from phymo.optimizer import OptimizerConfig
-    from phymo.optimizer.physics_tasks import prepared_clip
 
     name = next(w["window"] for w in res["windows"])
-    path = next(p for p in PB.split_files(SHARED, "validation") if p.stem == name.split("@")[0])
+    path = next(p for p in PB.split_files(shared_data(), "validation") if p.stem == name.split("@")[0])
     start = int(name.split("@")[1])
-    problem = prepared_clip(str(path), PB.OBS_SEED, config).window(start, start + config.windows.window)
+    problem = clips.get(path, PB.OBS_SEED, physics).window(start, start + physics.windows.window)
     try:
         alone = PB.solve(problem, "lbfgs", max(BUDGETS))
-        smaller = PB.solve(problem, "optimus", 2, settings=OptimizerConfig(step_scale=1e-4))
+        smaller = PB.solve(problem, "optimus", 2, optimizer=OptimizerConfig(step_scale=1e-4))
     finally:
         problem.close()
     ref = next(w for w in res["windows"] if w["window"] == name and w["optimizer"] == "lbfgs_converged")
@@ -71,9 +71,8 @@ def test_budgeted_lbfgs_is_the_prefix_of_its_converging_run_and_settings_reach_t
     assert smaller.losses[0] == default["losses"][0] and smaller.losses[1] != default["losses"][1]
 
 
-@needs_data
 def test_rows_compare_with_the_reference_and_the_figure_is_drawn(result, tmp_path):
-    res, _ = result
+    res, _, _ = result
     rows = res["rows"]
     assert [(r["optimizer"], r["budget"]) for r in rows] == \
         [(n, b) for b in BUDGETS for n in PB.COMPARED] + [("lbfgs_converged", None)]
@@ -81,10 +80,19 @@ def test_rows_compare_with_the_reference_and_the_figure_is_drawn(result, tmp_pat
     assert ref["evals_to_lbfgs_final_median"] == ref["lbfgs_evals_median"] and ref["loss_ratio_median"] <= 1.0
     for r in rows[:-1]:
         assert r["lbfgs_evals_median"] == ref["lbfgs_evals_median"] and r["windows"] == 2
-    printed = bench_physics.table(rows)
+    printed = physics_optimizers.table(rows)
     assert printed[-1]["budget"] == "converged" and printed[-1]["wins vs Adam"] == "-"
-    bench_physics.plot(res, tmp_path / "curves.png")
-    assert (tmp_path / "curves.png").stat().st_size > 10_000
+    fig = physics_optimizers.figure(res)
+    save(fig, tmp_path / "curves.png")
+    # the saved pixels: L-BFGS's run past the budgets (no other curve goes there) in its colour, on white
+    by_eval = fig.axes[0]
+    line = next(ln for ln in by_eval.lines if ln.get_label() == "L-BFGS to convergence")
+    (x0, y0), (x1, y1) = line.get_xydata()[-2:]
+    assert x0 > max(BUDGETS)
+    middle = by_eval.transData.inverted().transform(by_eval.transData.transform([(x0, y0), (x1, y1)]).mean(axis=0))
+    assert closest(pixels_at(tmp_path / "curves.png", by_eval, *middle), line.get_color()) < 0.1
+    above = by_eval.transData.inverted().transform(by_eval.transData.transform(middle) + (0, 40))
+    assert closest(pixels_at(tmp_path / "curves.png", by_eval, *above, reach=0), "white") < 0.01
     atomic_write_json(tmp_path / "result.json", res)  # strict JSON: NaN and inf as null
 
 

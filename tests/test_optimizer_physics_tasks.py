@@ -8,26 +8,29 @@ from pathlib import Path
 import pytest
 import torch
 
-from phymo.app import cmd_meta_train
+from phymo.app.commands import meta_train as meta_train_command
 from phymo.data import PhymoError
 from phymo.optimizer import meta_train as M
 from phymo.optimizer import tasks as T
 from phymo.optimizer.learned_baselines import AdafacMLP
 from phymo.optimizer.weights import load
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-CLIP = SHARED / "cmu-mocap-bvh" / "cgspeed_mb" / "02_01_bvhtodeepmimic.bvh"
-needs_data = pytest.mark.skipif(not CLIP.is_file(), reason="shared mocap data not present")
+CLIP = ("cmu-mocap-bvh", "cgspeed_mb", "02_01_bvhtodeepmimic.bvh")
 
 
-@needs_data
-def test_window_task_is_the_window_problem_in_optimizer_units():
+@pytest.fixture
+def clip(shared_data) -> Path:
+    """A CMU walk (BVH)."""
+    return shared_data(*CLIP)
+
+
+def test_window_task_is_the_window_problem_in_optimizer_units(clip):
     from phymo.optimizer import OptimizerConfig
-    from phymo.optimizer.physics_tasks import physics_task
+    from phymo.optimizer.physics_tasks import PreparedClips, physics_task
     from phymo.physics import ReconstructConfig, WindowConfig
 
-    config = ReconstructConfig(windows=WindowConfig(window=6, overlap=2))
-    task = physics_task(CLIP, 20, seed=1, config=config)
+    physics, clips = ReconstructConfig(windows=WindowConfig(window=6, overlap=2)), PreparedClips()
+    task = physics_task(clip, 20, seed=1, physics=physics, clips=clips)
     unit = OptimizerConfig().step_scale
     assert task.dim % 6 == 0 and torch.all(task.x0.abs() <= 1.0 / unit + 1e-9)  # knots0 in [-1, 1]
     f0, g = task.loss_and_grad(task.x0)
@@ -38,12 +41,11 @@ def test_window_task_is_the_window_problem_in_optimizer_units():
     fd = (float(task.loss(task.x0 + h * v)) - float(task.loss(task.x0 - h * v))) / (2 * h)
     assert abs(float(g @ v) - fd) <= 1e-3 * abs(fd) + 1e-9
     with pytest.raises(ValueError, match="window start"):
-        physics_task(CLIP, 10**6, config=config)
+        physics_task(clip, 10**6, seed=1, physics=physics, clips=clips)
 
 
-@needs_data
-def test_meta_train_on_physics_windows(tmp_path):
-    cfg = M.MetaTrainConfig(tasks="physics", data_root=str(SHARED), steps=1, n_tasks=1, trunc=2, min_len=2,
+def test_meta_train_on_physics_windows(tmp_path, shared_data):
+    cfg = M.MetaTrainConfig(tasks="physics", data_root=str(shared_data()), steps=1, n_tasks=1, trunc=2, min_len=2,
                             max_len=3)
     net = AdafacMLP()
     w0 = [p.detach().clone() for p in net.parameters()]
@@ -79,25 +81,41 @@ def test_validation_keeps_and_exports_the_best_weights(tmp_path):
 
 def test_cli_physics_needs_a_corpus(tmp_path):
     p = argparse.ArgumentParser()
-    cmd_meta_train.add_arguments(p)
+    meta_train_command.add_arguments(p)
     with pytest.raises(PhymoError, match="--root"):
-        cmd_meta_train.run(p.parse_args(["--tasks", "physics", "--out", str(tmp_path)]))
+        meta_train_command.run(p.parse_args(["--tasks", "physics", "--out", str(tmp_path)]))
 
 
 def test_cli_rejects_out_of_range_validation_options(tmp_path):
     p = argparse.ArgumentParser()
-    cmd_meta_train.add_arguments(p)
+    meta_train_command.add_arguments(p)
     for flags in (["--validate-every", "-3"], ["--validate-iters", "0"]):
         with pytest.raises(PhymoError, match="--validate-every must be >= 0"):
-            cmd_meta_train.run(p.parse_args([*flags, "--out", str(tmp_path)]))
+            meta_train_command.run(p.parse_args([*flags, "--out", str(tmp_path)]))
     assert not any(tmp_path.iterdir())  # refused before anything is written
 
 
-@needs_data
-def test_a_corpus_without_a_split_is_a_clear_error(tmp_path):
+def test_a_corpus_without_a_split_is_a_clear_error(tmp_path, clip):
     from phymo.optimizer.physics_tasks import middle_window_tasks
 
-    (tmp_path / CLIP.name).write_bytes(CLIP.read_bytes())  # one file: one split only
+    (tmp_path / clip.name).write_bytes(clip.read_bytes())  # one file: one split only
     with pytest.raises(PhymoError, match="no BVH files in the corpus's"):
         for split in ("train", "validation", "test"):
             middle_window_tasks(tmp_path, split)
+
+
+def test_prepared_clips_live_as_long_as_their_holder(tmp_path):
+    """No module-level cache of prepared clips: a PreparedClips keeps the ``size`` clips it gave out last, the very
+    same object while it holds one, and another holder prepares its own."""
+    from phymo.data import walking_motion, write_bvh
+    from phymo.optimizer.physics_tasks import PreparedClips
+    from phymo.physics import ReconstructConfig, ReferenceConfig
+
+    path = write_bvh(tmp_path / "walk.bvh", walking_motion(0.4, 30.0))
+    physics = ReconstructConfig(reference=ReferenceConfig(refine_iterations=0))
+    clips = PreparedClips(size=1)
+    first = clips.get(path, 0, physics)
+    assert clips.get(str(path), 0, physics) is first and first.obs.num_frames == 12
+    assert clips.get(path, 1, physics) is not first  # another observation seed is another clip
+    assert clips.get(path, 0, physics) is not first  # size 1: the first was let go
+    assert PreparedClips().get(path, 0, physics) is not clips.get(path, 0, physics)

@@ -63,3 +63,22 @@ def test_learned_functional_step_is_pure_and_differentiable(cls):
 def test_unknown_name_lists_known_ones():
     with pytest.raises(KeyError, match="optimus"):
         registry.make_optimizer("sgd-nope", [torch.zeros(2, requires_grad=True)])
+
+
+def test_the_window_cache_tells_devices_and_settings_apart(tmp_path):
+    """A window solved with the network on CUDA agrees with the CPU's only to about 1e-5: the solver's name, which
+    keys the window cache, carries the device and the settings the optimizer reads, and nothing else."""
+    from phymo.data import synthesize_observations, walking_motion
+    from phymo.optimizer import OptimizerConfig, window_solver
+    from phymo.physics import ReconstructConfig, Solver
+    from phymo.physics.cache import cache_folder
+
+    optimus = OptimizerConfig()
+    assert window_solver(optimus, "cpu").name == optimus.identity("cpu") == "optimus(step_scale=0.001, device=cpu)"
+    assert optimus.identity("cuda") == "optimus(step_scale=0.001, device=cuda)"
+    assert OptimizerConfig(name="adam", lr=0.01).identity("cuda") == "adam(lr=0.01)"  # its tensors stay on the CPU
+    assert OptimizerConfig(name="lbfgs", lr=0.5, step_scale=0.1).identity("cpu") == "lbfgs"
+    obs = synthesize_observations(walking_motion(0.3, 30.0), None, seed=0)
+    folders = {cache_folder(tmp_path, obs, ReconstructConfig(), Solver(None, 6, optimus.identity(device)))
+               for device in ("cpu", "cuda")}
+    assert len(folders) == 2

@@ -82,12 +82,29 @@ def test_hinge_angles_do_not_jump_by_a_turn(body):
 
 
 def test_qvel_by_differences(body):
-    motion = walking_motion(0.5, 60.0, skeleton=body.skeleton)
-    qpos = motion_to_qpos(body, motion)
-    qvel = qpos_to_qvel(body, qpos, 1.0 / 60)
-    q = qpos[3].copy()
-    mujoco.mj_integratePos(body.model, q, qvel[3], 1.0 / 60)
-    np.testing.assert_allclose(q[7:], qpos[4, 7:], atol=5e-3)
+    """Against a trajectory whose velocity is known in closed form, the free joint included: the root turns at a
+    constant rate ``w`` about an axis fixed in the pelvis, from a tilted start, so in MuJoCo's tangent convention
+    (linear velocity in the world frame, angular velocity in the body's) ``qvel[3:6]`` is ``w`` in every frame,
+    while the world-frame rate, ``R(t) w``, is not; position and hinge angles are quadratic in time, which central
+    differences take exactly (one-sided ones at the ends are off by half a step's acceleration)."""
+    from scipy.spatial.transform import Rotation
+
+    fps, frames = 60.0, 30
+    t = np.arange(frames) / fps
+    w, start = np.array([0.4, -1.3, 2.1]), Rotation.from_rotvec([0.5, -0.8, 0.3])  # rad/s in the pelvis frame
+    turning = start * Rotation.from_rotvec(t[:, None] * w)
+    v, a = np.array([1.1, -0.4, 0.2]), np.array([0.3, 0.5, -2.0])  # m/s, m/s^2
+    hinge_rate, hinge_accel = np.linspace(-1.0, 1.0, body.nv - 6), np.linspace(0.5, -0.5, body.nv - 6)
+    qpos = np.zeros((frames, body.model.nq))
+    qpos[:, :3] = [0.0, 0.0, 1.0] + t[:, None] * v + 0.5 * t[:, None] ** 2 * a
+    qpos[:, 3:7] = np.roll(turning.as_quat(), 1, axis=-1)  # MuJoCo's quaternions are w-first
+    qpos[:, 7:] = 0.1 + t[:, None] * hinge_rate + 0.5 * t[:, None] ** 2 * hinge_accel
+    qvel = qpos_to_qvel(body, qpos, 1.0 / fps)
+    rate = np.concatenate([[t[0] + 0.5 / fps], t[1:-1], [t[-1] - 0.5 / fps]])[:, None]  # where each difference is
+    np.testing.assert_allclose(qvel[:, :3], v + rate * a, atol=1e-9)
+    np.testing.assert_allclose(qvel[:, 3:6], np.broadcast_to(w, (frames, 3)), atol=1e-9)
+    np.testing.assert_allclose(qvel[:, 6:], hinge_rate + rate * hinge_accel, atol=1e-9)
+    assert np.abs(turning.apply(w) - w).max() > 0.5  # a world-frame angular velocity would fail the check
 
 
 def test_control_grid_interpolates_knots_at_the_end_of_each_step():

@@ -1,16 +1,12 @@
 """Camera intrinsics from a focal length, a field of view or a calibration file (Pose2Sim TOML, Qualisys QCA)."""
 
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from phymo.data import DataFormatError
 from phymo.pose import camera_from_fov, load_calibration, read_calibration, resolve_camera
-
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-QCA = DATA / "pose2sim" / "balancing_trial" / "calibration" / "Calib.qca.txt"
 
 _TOML = ('[cam_a]\nname = "a"\nsize = [ 800, 600]\n'
          'matrix = [ [ 1000.0, 0.0, 410.0], [ 0.0, 1001.0, 290.0], [ 0.0, 0.0, 1.0]]\n'
@@ -81,10 +77,9 @@ def _recipe(text: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     return out
 
 
-def test_shared_qca_camera_positions_within_a_millimetre():
-    if not QCA.is_file():
-        pytest.skip("shared data not present")
-    cams, recipe = read_calibration(QCA), _recipe(QCA.read_text())
+def test_shared_qca_camera_positions_within_a_millimetre(shared_data):
+    qca = shared_data("pose2sim", "balancing_trial", "calibration", "Calib.qca.txt")
+    cams, recipe = read_calibration(qca), _recipe(qca.read_text())
     assert list(cams) == ["cam01", "cam02", "cam03", "cam04"] == list(recipe)
     for name, cam in cams.items():
         pos, K = recipe[name]
@@ -95,9 +90,7 @@ def test_shared_qca_camera_positions_within_a_millimetre():
         assert cam.to_camera(np.zeros(3))[2] > 2.0  # every camera looks at the lab's origin from a few metres
 
 
-def test_shared_sports2d_calibration():
-    path = DATA / "sports2d" / "Calib_demo.toml"
-    if not path.is_file():
-        pytest.skip("shared data not present")
+def test_shared_sports2d_calibration(shared_data):
+    path = shared_data("sports2d", "Calib_demo.toml")
     cam = load_calibration(path)
     assert (cam.width, cam.height) == (1768, 994) and cam.fx == pytest.approx(2520.09, abs=0.01)

@@ -6,13 +6,17 @@ import cv2
 import numpy as np
 import pytest
 
-from phymo.app import cmd_detect
+from phymo.app.commands import detect as detect_command
 from phymo.data import CANONICAL, PhymoError
 from phymo.pose import DETECTORS, check_mediapipe_models, detect_video, iter_frames, load_keypoints, make_detector
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-CLIP = DATA / "pose2sim" / "balancing_trial" / "videos" / "cam01.mp4"
-needs_clip = pytest.mark.skipif(not CLIP.is_file(), reason="shared data clip not present")
+CLIP = ("pose2sim", "balancing_trial", "videos", "cam01.mp4")
+
+
+@pytest.fixture
+def clip(shared_data) -> Path:
+    """The balancing trial's cam01 video (a person standing on one leg, portrait)."""
+    return shared_data(*CLIP)
 
 
 def _detect_cmd(argv):
@@ -20,8 +24,8 @@ def _detect_cmd(argv):
     import argparse
 
     parser = argparse.ArgumentParser()
-    cmd_detect.add_arguments(parser)
-    return cmd_detect.run(parser.parse_args(argv))
+    detect_command.add_arguments(parser)
+    return detect_command.run(parser.parse_args(argv))
 
 
 def _blank_video(path, frames=3, size=(160, 120)):
@@ -45,9 +49,8 @@ def test_every_detector_on_a_blank_frame(name):
         det.close()
 
 
-@needs_clip
-def test_mediapipe_finds_the_person_on_a_real_frame():
-    _, frame = next(iter_frames(CLIP, start=10, end=11))
+def test_mediapipe_finds_the_person_on_a_real_frame(clip):
+    _, frame = next(iter_frames(clip, start=10, end=11))
     det = make_detector("mediapipe")
     try:
         found = det(frame)
@@ -63,10 +66,9 @@ def test_mediapipe_finds_the_person_on_a_real_frame():
     assert 0.3 < np.linalg.norm(found.world[11] - found.world[27]) < 2.0
 
 
-@needs_clip
-def test_detect_command_writes_readable_keypoints(tmp_path):
+def test_detect_command_writes_readable_keypoints(tmp_path, clip):
     out = tmp_path / "kp.npz"
-    assert _detect_cmd([str(CLIP), "-o", str(out), "--end", "6", "--stride", "2", "--no-progress"]) == 0
+    assert _detect_cmd([str(clip), "-o", str(out), "--end", "6", "--stride", "2", "--no-progress"]) == 0
     kp = load_keypoints(out)
     assert kp.num_frames == 3 and kp.frame_indices.tolist() == [0, 2, 4] and kp.fps == pytest.approx(30.0)
     assert kp.detected.all() and kp.world is not None and (kp.width, kp.height) == (1080, 1920)
@@ -93,19 +95,16 @@ def test_one_frame_and_corrupt_videos(tmp_path):
         _detect_cmd([str(corrupt), "-o", str(tmp_path / "k.npz"), "--no-progress"])
 
 
-def test_several_people_video_keeps_one_subject():
-    clip = DATA / "mmpose" / "demo_multiperson_street_5frames.mp4"
-    if not clip.is_file():
-        pytest.skip("shared data clip not present")
+def test_several_people_video_keeps_one_subject(shared_data):
+    clip = shared_data("mmpose", "demo_multiperson_street_5frames.mp4")
     kp = detect_video(clip)  # MediaPipe follows one person by design: one track, every frame kept
     assert kp.num_frames == 5 and kp.points.shape == (5, 33, 2) and kp.detected.sum() >= 4
 
 
-@needs_clip
-def test_end_to_end_initialization_on_a_real_clip():
+def test_end_to_end_initialization_on_a_real_clip(clip):
     from phymo.pose import initialize, resolve_camera
 
-    kp = detect_video(CLIP, end=30)
+    kp = detect_video(clip, end=30)
     cam, _ = resolve_camera(kp.width, kp.height)
     result = initialize(kp, cam)
     assert result.reproj_px < 25.0
@@ -117,13 +116,13 @@ def test_end_to_end_initialization_on_a_real_clip():
 
 
 @pytest.mark.parametrize("verbose", [False, True])
-def test_mediapipe_start_up_noise_only_with_verbose(tmp_path, verbose):
+def test_mediapipe_start_up_noise_only_with_verbose(tmp_path, verbose, shared_data):
     """TensorFlow Lite / absl / glog write start-up lines straight to stderr; `phymo` hides them unless -v."""
     import subprocess
     import sys
 
-    clip = CLIP if CLIP.is_file() else _blank_video(tmp_path / "blank.avi")  # a person also starts the landmarks
-    argv = [sys.executable, "-m", "phymo.app.cli", *(["-v"] if verbose else []), "detect", str(clip),
+    clip = shared_data(*CLIP, required=False) or _blank_video(tmp_path / "blank.avi")  # a person: landmarks start too
+    argv = [sys.executable, "-m", "phymo.app", *(["-v"] if verbose else []), "detect", str(clip),
             "-o", str(tmp_path / "k.npz"), "--end", "3", "--no-progress"]
     err = subprocess.run(argv, capture_output=True, text=True, timeout=120).stderr
     noise = [line for line in err.splitlines() if any(k in line for k in ("XNNPACK", "absl", "W0000", "I0000"))]

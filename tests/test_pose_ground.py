@@ -1,6 +1,5 @@
 """Ground under a body: the lab floor under the shared trial's balancing person; walks seen by a tilted camera."""
 
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -8,7 +7,6 @@ import pytest
 from phymo.data import CANONICAL, Camera, markers_to_canonical, read_trc, trc_to_lab, walking_motion
 from phymo.pose import estimate_ground, read_calibration
 
-TRIAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "pose2sim" / "balancing_trial"
 #: a camera rolled by 12 degrees and looking down by 15, like a phone held by hand
 TILTED = Camera.from_fov(1080, 1920, 60.0).looking_at(eye=(0.0, -6.0, 2.5), target=(0.0, 0.0, 0.9),
                                                        up=(np.sin(np.radians(12)), 0.0, np.cos(np.radians(12))))
@@ -18,18 +16,17 @@ def _angle(a, b) -> float:
     return float(np.degrees(np.arccos(np.clip(a @ b / np.linalg.norm(a) / np.linalg.norm(b), -1, 1))))
 
 
-def test_lab_floor_under_the_balancing_person():
+def test_lab_floor_under_the_balancing_person(shared_data):
     """Triangulated markers seen from cam01: the person leans (the trunk is 20+ degrees off vertical), yet the
     centre of mass over the stance foot finds the lab's up within 5 degrees, and the floor under the feet."""
-    trc = TRIAL / "pose3d_triangulated" / "S00_P00_T01_BalancingTrial_0-100_filt_butterworth.trc"
-    if not trc.is_file():
-        pytest.skip("shared data not present")
+    trial = shared_data("pose2sim", "balancing_trial")
+    trc = trial / "pose3d_triangulated" / "S00_P00_T01_BalancingTrial_0-100_filt_butterworth.trc"
     lab, _ = markers_to_canonical(read_trc(trc))
     lab = trc_to_lab(lab)
     pelvis, neck = lab[:, 0], lab[:, CANONICAL.index("neck")]
     lab[:, CANONICAL.index("spine")] = pelvis + 0.25 * (neck - pelvis)  # no markers: on the trunk's line
     lab[:, CANONICAL.index("chest")] = pelvis + 0.55 * (neck - pelvis)
-    camera = read_calibration(TRIAL / "calibration" / "Calib.qca.txt")["cam01"]
+    camera = read_calibration(trial / "calibration" / "Calib.qca.txt")["cam01"]
     up, _, method = estimate_ground(camera.to_camera(lab), CANONICAL)
     assert _angle(up, camera.R @ [0.0, 0.0, 1.0]) < 5.0 and method == "balance"  # the feet stay put
     assert _angle((neck - pelvis).mean(axis=0), [0.0, 0.0, 1.0]) > 15.0  # what the trunk would have said

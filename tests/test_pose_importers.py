@@ -123,13 +123,8 @@ def test_tracking_and_gap_filling():
     assert filled[3:5, 0].all() and not filled[6:9, 0].any() and fc[3, 0] == 0.5
 
 
-def test_pose2sim_openpose_body25b_keeps_the_participant_not_the_bystander():
-    from pathlib import Path
-
-    folder = (Path(__file__).resolve().parents[1].parent / "shared" / "data" / "pose2sim" / "balancing_trial"
-              / "pose_openpose_body25b" / "cam01_json")
-    if not folder.is_dir():
-        pytest.skip("shared data not present")
+def test_pose2sim_openpose_body25b_keeps_the_participant_not_the_bystander(shared_data):
+    folder = shared_data("pose2sim", "balancing_trial", "pose_openpose_body25b", "cam01_json")
     kp = load_openpose(folder, fps=60, width=1080, height=1920, model="body25b")
     assert kp.num_frames == 100 and kp.detected.all()
     people = kp.meta["people"]

@@ -1,15 +1,12 @@
 """Which person is followed: tracks, the most prominent, the user's choice by number or point, and the real
 two-person clip where MediaPipe alone follows the smaller person in the back."""
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-from phymo.data import PhymoError
+from phymo.data import ConfigError, PhymoError
 from phymo.pose import PersonChoice, select_subject
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 W, H = 1000, 600
 
 
@@ -57,16 +54,14 @@ def test_choice_by_point_in_the_image():
 
 @pytest.mark.parametrize("text", ["-1", "left", "1,2,3", "1.5"])
 def test_bad_person_argument(text):
-    with pytest.raises(PhymoError, match="--person must be a number"):
+    with pytest.raises(ConfigError, match="^person must be a number"):
         PersonChoice.parse(text)
 
 
-def test_two_person_clip_follows_the_larger_person_in_front():
+def test_two_person_clip_follows_the_larger_person_in_front(shared_data):
     """mmhuman3d's two-person clip: MediaPipe alone follows the woman in the back (smaller, right); the
     larger man in front (left) is the most prominent and is followed in every frame (~5 s)."""
-    clip = DATA / "mmhuman3d" / "multi_person_demo.mp4"
-    if not clip.is_file():
-        pytest.skip("shared data clip not present")
+    clip = shared_data("mmhuman3d", "multi_person_demo.mp4")
     from phymo.pose import detect_video
 
     kp = detect_video(clip)

@@ -17,10 +17,6 @@ from phymo.data.retarget import (
     retarget_error,
 )
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-CMU_CLIP = SHARED / "cmu-mocap-bvh" / "cgspeed_mb" / "02_01_bvhtodeepmimic.bvh"
-needs_shared = pytest.mark.skipif(not CMU_CLIP.is_file(), reason="shared BVH data not present")
-
 #: One clip per family folder, with the family it must be detected as and a bound on the mean error (m).
 FAMILY_CLIPS = [
     ("cmu-mocap-bvh/cgspeed_mb/02_01_bvhtodeepmimic.bvh", "cmu", 0.010),
@@ -74,10 +70,9 @@ def test_mapping_table_lists_every_mapping_and_family():
     assert len([ln for ln in text.splitlines() if ln.startswith("| pelvis")]) == 2
 
 
-@needs_shared
 @pytest.mark.parametrize(("rel", "family", "bound"), FAMILY_CLIPS)
-def test_family_retarget_reproduces_source_positions(rel, family, bound):
-    clip = read_bvh(SHARED / rel)
+def test_family_retarget_reproduces_source_positions(rel, family, bound, shared_data):
+    clip = read_bvh(shared_data(rel))
     fam = detect_family(clip.names)
     assert fam.name == family
     targets = mapped_positions(clip, fam)
@@ -91,11 +86,10 @@ def test_family_retarget_reproduces_source_positions(rel, family, bound):
     assert 1.0 < motion.skeleton.height() < 2.1
 
 
-@needs_shared
-def test_cmu_clip_written_bvh_matches_bvhio(tmp_path):
+def test_cmu_clip_written_bvh_matches_bvhio(tmp_path, shared_data):
     """Must-show: CMU clip -> retarget -> write -> bvhio agrees with our FK within 1 mm."""
     bvhio = pytest.importorskip("bvhio")
-    motion = load_bvh_motion(CMU_CLIP)
+    motion = load_bvh_motion(shared_data("cmu-mocap-bvh", "cgspeed_mb", "02_01_bvhtodeepmimic.bvh"))
     out = write_bvh(tmp_path / "cmu.bvh", motion)
     container = bvhio.readAsBvh(str(out))
     root = bvhio.readAsHierarchy(str(out))
@@ -122,7 +116,7 @@ def _canonical_names(bvh_names):
 
 
 def test_retarget_command(tmp_path, capsys):
-    from phymo.app.cli import main
+    from phymo.app.commands.cli import main
 
     src = write_bvh(tmp_path / "in.bvh", _walk(t=5), units="cm", order="XYZ")
     out = tmp_path / "sub" / "out.bvh"

@@ -7,14 +7,10 @@ import pytest
 
 from phymo.data import DataFormatError, read_trc
 
-TRIAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "pose2sim" / "balancing_trial"
-FILTERED = TRIAL / "pose3d_triangulated" / "S00_P00_T01_BalancingTrial_0-100_filt_butterworth.trc"
 
-
-def test_shared_file_against_values_read_by_hand():
-    if not FILTERED.is_file():
-        pytest.skip("shared data not present")
-    trc = read_trc(FILTERED)
+def test_shared_file_against_values_read_by_hand(shared_data):
+    trc = read_trc(shared_data("pose2sim", "balancing_trial", "pose3d_triangulated",
+                               "S00_P00_T01_BalancingTrial_0-100_filt_butterworth.trc"))
     assert trc.names[:3] == ("RHip", "RKnee", "RAnkle") and trc.names[-1] == "LWrist" and len(trc.names) == 21
     assert trc.positions.shape == (100, 21, 3) and trc.fps == 60.0
     assert trc.frame_numbers[0] == 1 and trc.frame_numbers[-1] == 100 and trc.times[-1] == pytest.approx(100 / 60)

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from phymo.app.truth import ALIGN_FRAMES, Truth, in_run_world, run_sample, truth_errors
+from phymo.app.evaluation.truth import ALIGN_FRAMES, Truth, in_run_world, run_sample, truth_errors
 from phymo.data import CANONICAL, Camera, Motion, axis_angle_to_quat, motion_arrays, quat_mul, save_npz, walking_motion
 
 #: the truth's world: a camera 4 m away on -Y, 1.2 m up, looking at the walk
@@ -39,7 +39,7 @@ def _run(folder, truth_motion: Motion, offset_cam=(0.0, 0.0, 0.0), first_frame: 
                                                               frame_index=first_frame + np.arange(t)))
     zero = {"foot_skating": 0.0, "floating_mm": 0.0, "penetration_mm": 0.0}
     (folder / "report.json").write_text(json.dumps({
-        "fallback_windows": 0, "timings_s": {"physics": 1.0}, "plausibility": {"kinematic": zero, "physics": zero},
+        "timings_s": {"physics": 1.0}, "plausibility": {"kinematic": zero, "physics": zero},
         "windows": [{"steps": 3, "evaluations": 3, "status": "optimized"}]}))
     return camera
 
@@ -58,7 +58,7 @@ def test_the_truth_in_its_own_world_scores_zero_in_the_runs(tmp_path):
 def test_a_body_placed_too_far_costs_only_the_camera_frame_error(tmp_path):
     """20 cm too far along the optical axis: root-aligned, Procrustes and first-frames-aligned errors are zero,
     the unaligned camera-frame error is the 200 mm."""
-    from phymo.app.evaluate import score
+    from phymo.app.evaluation import score
 
     walk = walking_motion(1.0, 30.0)
     _run(tmp_path, walk, offset_cam=(0.0, 0.0, 0.2))
@@ -67,8 +67,8 @@ def test_a_body_placed_too_far_costs_only_the_camera_frame_error(tmp_path):
     values, _ = score(sample.physics, sample, {})
     assert values["mpjpe"] < 1e-6 and values["pa_mpjpe"] < 1e-6 and values["mpjpe_g"] < 1e-6
     assert values["mpjpe_cam"] == pytest.approx(200.0, abs=1e-6)
-    assert sample.physics_extras == {"fallback_windows": 0, "wall_s": 1.0, "steps": 3, "evaluations": 3,
-                                     "resolved_windows": 0}
+    assert sample.physics_extras == {"wall_s": 1.0, "steps": 3, "evaluations": 3, "optimized_windows": 1,
+                                     "resolved_windows": 0, "fell_back_windows": 0}
     assert set(sample.plausibility) == {"kinematic", "physics"}  # the run's report.json's
 
 

@@ -7,29 +7,28 @@ import numpy as np
 import pytest
 import torch
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-CLIP = "cmu-mocap-bvh/cgspeed_mb/02_01_bvhtodeepmimic.bvh"
+CLIP = ("cmu-mocap-bvh", "cgspeed_mb", "02_01_bvhtodeepmimic.bvh")
 
 
-@pytest.mark.skipif(not (SHARED / CLIP).is_file(), reason="shared mocap data not present")
-def test_window_problem_is_shared(tmp_path, monkeypatch):
-    from phymo.app import eval_datasets, evaluate
-    from phymo.optimizer import OptimizerConfig
+def test_window_problem_is_shared(tmp_path, monkeypatch, shared_data):
+    from phymo.app import evaluation
+    from phymo.optimizer import OptimizerConfig, window_solver
     from phymo.optimizer.physics_tasks import FPS, physics_task
     from phymo.physics import ReconstructConfig, SimulationConfig, WindowConfig, reconstruct, sequence, window
 
-    corpus = tmp_path / "corpus" / Path(CLIP).parent
+    clip = shared_data(*CLIP)
+    corpus = tmp_path / "corpus" / Path(*CLIP[:-1])
     corpus.mkdir(parents=True)
-    (corpus / Path(CLIP).name).write_bytes((SHARED / CLIP).read_bytes())
-    config = ReconstructConfig(windows=WindowConfig(window=6, overlap=2), simulation=SimulationConfig(threads=2))
-    cfg = eval_datasets.EvalConfig("mocap", str(tmp_path / "corpus"), split="all", fps=FPS, reconstruct=config,
-                                   optimizer=OptimizerConfig(optimizer="adam", steps=0))
-    spec = eval_datasets.list_sequences(cfg)[0]
-    seed = eval_datasets.sequence_seed(cfg.seed, spec.id)
+    (corpus / clip.name).write_bytes(clip.read_bytes())
+    physics = ReconstructConfig(windows=WindowConfig(window=6, overlap=2), simulation=SimulationConfig(threads=2))
+    cfg = evaluation.EvalConfig("mocap", str(tmp_path / "corpus"), split="all", fps=FPS, physics=physics,
+                                optimizer=OptimizerConfig(name="adam", steps=0))
+    spec = evaluation.list_sequences(cfg)[0]
+    seed = evaluation.sequence_seed(cfg.seed, spec.id)
     unit = cfg.optimizer.step_scale
 
     # 1. the meta-training task family (in the learned optimizer's units)
-    task = physics_task(SHARED / CLIP, 0, seed=seed, config=config)
+    task = physics_task(clip, 0, seed=seed, physics=physics)
     x = task.x0 + 0.05 * torch.randn(task.x0.shape, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
 
     problems = {}
@@ -45,11 +44,11 @@ def test_window_problem_is_shared(tmp_path, monkeypatch):
 
     # 2. the evaluation's optimizer comparison
     monkeypatch.setattr("phymo.physics.solve_window", capture("evaluation"))
-    sample = eval_datasets.DATASETS["mocap"][1](spec, cfg)
-    evaluate.compare_on_windows(sample.obs, cfg.reconstruct, cfg.optimizer, "adam")
+    sample = evaluation.DATASETS["mocap"].load(spec, cfg, None)
+    evaluation.compare_on_windows(sample.obs, cfg.physics, cfg.optimizer, "adam")
     # 3. the reconstruction
     monkeypatch.setattr(sequence, "solve_window", capture("reconstruction"))
-    reconstruct(sample.obs, config, evaluate._solver(cfg.optimizer))
+    reconstruct(sample.obs, physics, window_solver(cfg.optimizer, "cpu"))
 
     f_task, g_task = task.loss_and_grad(x)
     for name in ("evaluation", "reconstruction"):

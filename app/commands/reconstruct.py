@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 
 #: the configuration fields that are flags of ``reconstruct`` and ``demo`` (paths in PipelineConfig)
-PIPELINE_OPTIONS = (("optimizer", "optimizer"), ("optimizer", "device"), ("optimizer", "steps"),
+PIPELINE_OPTIONS = (("optimizer", "name"), ("optimizer", "device"), ("optimizer", "steps"),
                     ("optimizer", "lr"), ("optimizer", "step_scale"), ("physics", "windows", "window"),
                     ("physics", "windows", "overlap"), ("physics", "windows", "max_deviation"),
                     ("physics", "simulation", "substeps"), ("physics", "simulation", "threads"),
@@ -22,8 +22,9 @@ INPUT_OPTIONS = (("start",), ("end",), ("fit", "height"), ("focal",), ("calibrat
 
 def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags shared by ``reconstruct`` and ``demo``; each maps to one configuration field."""
+    from phymo.app.pipeline import PipelineConfig
+
     from .options import add_options
-    from .pipeline import PipelineConfig
 
     parser.add_argument("-o", "--out", type=Path, default=None, help="output folder (default: out/<video name>)")
     add_options(parser, PipelineConfig, PIPELINE_OPTIONS)
@@ -31,8 +32,9 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from phymo.app.pipeline import PipelineConfig
+
     from .options import add_options
-    from .pipeline import PipelineConfig
 
     parser.add_argument("video", type=Path, nargs="?", help="input video (optional with --keypoints)")
     parser.add_argument("--keypoints", type=Path, default=None,
@@ -43,14 +45,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def pipeline_config(args: argparse.Namespace, options=PIPELINE_OPTIONS, **fixed):
     """The PipelineConfig the flags describe; a value that cannot work fails here, before any work."""
+    from phymo.app.pipeline import PipelineConfig
+
     from .options import config_from_args
-    from .pipeline import PipelineConfig
 
     return config_from_args(PipelineConfig, args, options, **fixed)
 
 
 def print_summary(report: dict, out: Path) -> None:
-    """The run in a few lines: people, frames reconstructed, time, plausibility, outputs."""
+    """The run in a few lines: people, frames reconstructed, time, plausibility, windows, outputs."""
+    from phymo.app.outputs import window_counts
+    from phymo.physics import WindowStatus
+
     phys, kin = report["plausibility"]["physics"], report["plausibility"]["kinematic"]
     inp, cov, t = report["input"], report["coverage"], report["timings_s"]
     video_s = inp["frames"] / inp["fps"]
@@ -79,10 +85,9 @@ def print_summary(report: dict, out: Path) -> None:
               f"({phys['residual_share']:.0%} of body weight), 95th percentile {phys['residual_force_p95_n']:.0f} N "
               f"({phys['residual_p95_share']:.0%})")
     windows = report["windows"]
-    resolved = [w for w in windows if w["status"] == "re-solved"]
-    fell = [w for w in windows if w["status"] == "fell back"]
-    print(f"  physics windows: {len(windows) - len(resolved) - len(fell)} optimized, {len(resolved)} re-solved, "
-          f"{len(fell)} fell back to the kinematic estimate")
+    counts = window_counts(w["status"] for w in windows)
+    print("  physics windows: " + ", ".join(f"{n} {status.value}" for status, n in counts.items()))
+    fell = [w for w in windows if WindowStatus(w["status"]) is WindowStatus.FELL_BACK]
     for w in fell:
         print(f"    fell back: frames {w['start']}-{w['stop'] - 1} (segment {w['segment'] + 1}): {w['reason']}")
     print("  outputs: " + ", ".join(report["files"]))
@@ -94,9 +99,8 @@ def print_summary(report: dict, out: Path) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from phymo.app.pipeline import run_pipeline
     from phymo.data import PhymoError
-
-    from .pipeline import run_pipeline
 
     if args.video is None and args.keypoints is None:
         raise PhymoError("give a video file, or keypoints with --keypoints FILE")

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from phymo.data.errors import PhymoError
+from matplotlib.figure import Figure
+
+from phymo.app.render.plots import save
+from phymo.data import PhymoError
 
 #: printed columns: label -> the row's median (its interval is the ``_ci95`` field of the same stem)
 COLUMNS = {
@@ -30,9 +33,9 @@ def run(quick: bool = False, root: Path | None = None, split: str = "test", wind
     ``budget`` defaults to the reconstruction's steps per window; ``lr`` and ``step_scale`` to the
     reconstruction's (:class:`~phymo.optimizer.OptimizerConfig`); ``quick`` takes 2 windows, 3 evaluations and
     a cap of 8 unless given."""
+    from phymo.data import data_root
     from phymo.optimizer import OptimizerConfig
     from phymo.optimizer.physics_bench import LBFGS_CAP, compare
-    from phymo.pose.benchmark import default_data_dir
 
     if quick:
         windows, budget, lbfgs_cap = min(windows, 2), budget or [3], lbfgs_cap or 8
@@ -44,8 +47,8 @@ def run(quick: bool = False, root: Path | None = None, split: str = "test", wind
         raise PhymoError(f"--lbfgs-cap {lbfgs_cap} is below the largest --budget {max(budget)}: the L-BFGS "
                          f"reference runs at least the budget")
     given = {k: v for k, v in (("lr", lr), ("step_scale", step_scale)) if v is not None}
-    settings = OptimizerConfig(**given)  # a bad value is a ConfigError naming the option
-    result = compare(root or default_data_dir(), split, windows, tuple(budget), lbfgs_cap, settings=settings)
+    optimizer = OptimizerConfig(**given)  # a bad value is a ConfigError naming the setting
+    result = compare(root or data_root(), split, windows, tuple(budget), lbfgs_cap, optimizer=optimizer)
     return {**result, "table": table(result["rows"])}
 
 
@@ -65,15 +68,11 @@ def table(rows: list[dict]) -> list[dict]:
                 for label, key in COLUMNS.items()}} for r in rows]
 
 
-def plot(result: dict, path: Path) -> None:
+def figure(result: dict) -> Figure:
     """Median over windows of the best loss over the window's initial loss, against loss-and-gradient
     evaluations and against seconds, per optimizer (L-BFGS: its run to convergence; the budget dotted)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (by_eval, by_time) = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+    fig = Figure(figsize=(11, 4.2))
+    by_eval, by_time = fig.subplots(1, 2, sharey=True)
     for name, c in result["curves"].items():
         label = "L-BFGS to convergence" if name == "lbfgs_converged" else name
         by_eval.plot(c["evaluations"], c["loss_ratio_by_evaluation"], label=label)
@@ -87,5 +86,9 @@ def plot(result: dict, path: Path) -> None:
     by_time.set(xscale="log", xlabel="seconds", title="against wall time")
     by_eval.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    return fig
+
+
+def plot(result: dict, path: Path) -> None:
+    """:func:`figure` of ``result`` as a PNG at ``path``."""
+    save(figure(result), path)

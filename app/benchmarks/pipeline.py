@@ -1,4 +1,4 @@
-"""End-to-end benchmark of ``phymo reconstruct`` on the real clips in ``../shared/data``.
+"""End-to-end benchmark of ``phymo reconstruct`` on the real clips of the shared data (:func:`phymo.data.data_root`).
 
 Per clip: frames, wall time of each pipeline stage (keypoint detection, kinematic fit, physics,
 export with overlay) and in total, and the seconds of computing per second of video (1 is real time).
@@ -12,9 +12,8 @@ import logging
 import tempfile
 from pathlib import Path
 
+from phymo.app.pipeline import PipelineConfig, run_pipeline
 from phymo.pose import available_clips
-
-from .pipeline import PipelineConfig, run_pipeline
 
 log = logging.getLogger(__name__)
 

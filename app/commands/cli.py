@@ -1,8 +1,9 @@
 """The ``phymo`` command line: an explicit registry of sub-commands, each in its own module.
 
-A command module exposes ``add_arguments(parser)`` and ``run(args) -> int`` and keeps heavy
-imports (torch, mujoco, mediapipe) inside ``run`` so that ``phymo --help`` starts fast. Errors a
-user can cause arrive as :class:`phymo.data.PhymoError` and end in one line and exit code 2.
+A command module (``phymo.app.commands.<name>``) exposes ``add_arguments(parser)`` and ``run(args) -> int``
+and keeps heavy imports (torch, mujoco, mediapipe) inside ``run`` so that ``phymo --help`` starts fast.
+Errors a user can cause arrive as :class:`phymo.data.PhymoError` and end in one line and exit code 2; a
+setting that cannot work (:class:`phymo.data.ConfigError`) is named by its option there.
 """
 
 from __future__ import annotations
@@ -13,17 +14,20 @@ import logging
 import sys
 
 from phymo import __version__
-from phymo.data import PhymoError
+from phymo.data import ConfigError, PhymoError
+
+from .options import option_name
 
 #: sub-command name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "reconstruct": ("phymo.app.cmd_reconstruct", "video (or keypoints) -> physically plausible 3D motion"),
-    "demo": ("phymo.app.cmd_demo", "run the whole pipeline on the built-in synthesized input"),
-    "detect": ("phymo.app.cmd_detect", "detect 2D keypoints in a video and write them as npz"),
-    "bench": ("phymo.app.bench", "run a benchmark, print its table and write JSON"),
-    "retarget": ("phymo.app.cmd_retarget", "retarget a mocap BVH clip to the canonical skeleton"),
-    "evaluate": ("phymo.app.cmd_evaluate", "evaluate physics against ground truth on a dataset (sequential or Ray)"),
-    "meta-train": ("phymo.app.cmd_meta_train", "meta-train a learned optimizer (Optimus or a baseline) with PES"),
+    "reconstruct": ("phymo.app.commands.reconstruct", "video (or keypoints) -> physically plausible 3D motion"),
+    "demo": ("phymo.app.commands.demo", "the whole pipeline on the shipped clip (or a synthesized walk), scored"),
+    "detect": ("phymo.app.commands.detect", "detect 2D keypoints in a video and write them as npz"),
+    "bench": ("phymo.app.commands.bench", "run a benchmark, print its table and write JSON"),
+    "retarget": ("phymo.app.commands.retarget", "retarget a mocap BVH clip to the canonical skeleton"),
+    "evaluate": ("phymo.app.commands.evaluate",
+                 "evaluate physics against ground truth on a dataset (sequential or Ray)"),
+    "meta-train": ("phymo.app.commands.meta_train", "meta-train a learned optimizer (Optimus or a baseline) with PES"),
 }
 
 
@@ -53,12 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args._module.run(args) or 0)
     except PhymoError as exc:
-        print(f"phymo {args.command}: error: {exc}", file=sys.stderr)
+        message = f"{option_name(exc.setting)} {exc.problem}" if isinstance(exc, ConfigError) else exc
+        print(f"phymo {args.command}: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"phymo {args.command}: interrupted; finished results are kept", file=sys.stderr)
         return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

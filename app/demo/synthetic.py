@@ -21,6 +21,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from phymo.app.evaluation.truth import Truth
+from phymo.app.render.overlay import blank_frames, draw_frame
 from phymo.data import (
     CANONICAL,
     MEDIAPIPE_33,
@@ -32,9 +34,6 @@ from phymo.data import (
     walking_motion,
     world_landmarks,
 )
-
-from .overlay import blank_frames, draw_frame
-from .truth import Truth
 
 INPUT_COLOR = (150, 150, 150)
 DEMO_FPS = 30.0

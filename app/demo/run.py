@@ -5,31 +5,31 @@ The clip (:data:`DEMO_CLIP`, package data) is one view of a Pose2Sim trial, BSD-
 1080x1920), the trial's Qualisys calibration and its triangulated, Butterworth-filtered markers. The
 demo runs it exactly as ``phymo reconstruct videos/cam01.mp4`` would (the real detector, the usual
 camera and height guesses; the calibration is not given to the reconstruction) and scores the
-kinematic and physics results against the markers (:mod:`phymo.app.multiview`, :mod:`phymo.app.truth`).
-``synthetic=True`` runs the synthesized walk instead (:mod:`phymo.app.demo_synthetic`).
+kinematic and physics results against the markers (:mod:`phymo.app.evaluation.multiview`,
+:mod:`phymo.app.evaluation.truth`). ``synthetic=True`` runs the synthesized walk instead (:mod:`.synthetic`).
 
 ``truth.json``: ``{"reference": what the truth is, "kinematic": {"mpjpe", "pa_mpjpe", "mpjpe_g"},
-"physics": {...}}``, millimetres, as :func:`phymo.app.truth.truth_errors` measures them.
+"physics": {...}}``, millimetres, as :func:`phymo.app.evaluation.truth.truth_errors` measures them.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from phymo.app.evaluation.multiview import find_trial, marker_truth
+from phymo.app.evaluation.truth import Truth, run_sample, truth_errors
+from phymo.app.pipeline import PipelineConfig, run_pipeline
 from phymo.data import atomic_write_json
 
-from .pipeline import PipelineConfig, run_pipeline
-from .truth import Truth, run_sample, truth_errors
+from .synthetic import walk_truth, write_demo_input
 
-#: the shipped trial folder (multiview layout)
-DEMO_CLIP = Path(__file__).resolve().parent / "demo_clip"
+#: the shipped trial folder (multiview layout), package data of ``phymo.app``
+DEMO_CLIP = Path(__file__).resolve().parents[1] / "demo_clip"
 DEMO_CAMERA = "cam01"
 
 
 def clip_truth(width: int, height: int) -> Truth:
     """The shipped clip's markers as the truth of its camera's view."""
-    from .multiview import find_trial, marker_truth
-
     trial = find_trial(DEMO_CLIP)
     return marker_truth(trial.markers, trial.calibration, DEMO_CAMERA, width, height)
 
@@ -38,8 +38,6 @@ def run_demo(out: Path, config: PipelineConfig, synthetic: bool = False, duratio
              resume: bool = False) -> tuple[dict, dict]:
     """Run the demo into ``out``; returns the pipeline's report and ``truth.json``'s content."""
     if synthetic:
-        from .demo_synthetic import walk_truth, write_demo_input
-
         video, keypoints = write_demo_input(out / "input", duration_s=duration_s)
         report = run_pipeline(out, config, video=video, keypoints=keypoints, resume=resume)
         truth = walk_truth(duration_s)

@@ -1,10 +1,12 @@
 """Command-line options made from configuration dataclasses: one flag per field, its default and help from it.
 
 A field at ``path`` (names from the root dataclass down, e.g. ``("physics", "windows", "window")``)
-becomes the flag ``--window`` (:func:`phymo.data.errors.option_name` of its own name), typed and
-defaulted as the field, with the help of its ``metadata["help"]`` and its default; a boolean field
-becomes ``--flag/--no-flag``. :func:`config_from_args` builds the root dataclass back from the parsed
-flags, so every setting is validated where it is defined, before any work starts.
+becomes the flag ``--window`` (:func:`option_name` of its own name, or of its ``metadata["flag"]``: the
+optimizer's ``name`` is ``--optimizer``), typed and defaulted as the field, with the help of its
+``metadata["help"]`` and its default; a boolean field becomes ``--flag/--no-flag``. :func:`config_from_args`
+builds the root dataclass back from the parsed flags, so every setting is validated where it is defined,
+before any work starts. The library names a setting that cannot work by its field
+(:class:`phymo.data.ConfigError`); :func:`option_name` is how the command line names it instead.
 """
 
 from __future__ import annotations
@@ -14,8 +16,6 @@ import dataclasses
 import types
 import typing
 from collections.abc import Sequence
-
-from phymo.data import option_name
 
 Path_ = tuple[str, ...]
 
@@ -32,6 +32,11 @@ def _field(cls: type, path: Path_) -> tuple[dataclasses.Field, type, object]:
     return field, kind, default
 
 
+def option_name(setting: str) -> str:
+    """The command-line option of a setting (``max_deviation`` -> ``--max-deviation``)."""
+    return "--" + setting.replace("_", "-")
+
+
 def _dest(path: Path_) -> str:
     return "__".join(path)
 
@@ -41,13 +46,14 @@ def add_options(parser: argparse.ArgumentParser, root: type, paths: Sequence[Pat
     for path in paths:
         field, kind, default = _field(root, path)
         text = field.metadata.get("help", "")
-        flag, dest = option_name(path[-1]), _dest(path)
+        name = field.metadata.get("flag", path[-1])
+        flag, dest = option_name(name), _dest(path)
         if kind is bool:
             parser.add_argument(flag, dest=dest, action=argparse.BooleanOptionalAction, default=default,
                                 help=f"{text} (default: {'on' if default else 'off'})")
         else:
             shown = "" if default is None else f" (default: {default})"
-            parser.add_argument(flag, dest=dest, type=kind, default=default, metavar=path[-1].upper(),
+            parser.add_argument(flag, dest=dest, type=kind, default=default, metavar=name.upper(),
                                 help=text + shown)
 
 

@@ -1,16 +1,16 @@
 """How physically plausible ``phymo reconstruct`` is on the real clips and on the mocap test split
 (``phymo bench plausibility [--quick] [--json FILE]``).
 
-One row per real clip in ``../shared/data``, reconstructed with the default settings as ``phymo
-reconstruct`` runs it: the residual root force (mean and 95th percentile, N and share of the body weight),
-floating, foot skating, penetration and 2D reprojection error of the physics result beside the kinematic
-estimate's (:func:`phymo.data.metrics.plausibility`, the figures of ``report.json``), the windows that were
-re-solved or fell back, the seam jump (the largest root turn near a seam over its 95th percentile elsewhere,
-:func:`phymo.data.metrics.seam_jump`), the stability of the result (the same run with every keypoint moved
-by Gaussian noise of 0.01 px: the largest relative change of a plausibility figure and the mean displacement
-of the joints), wall time and seconds of computing per second of video. A last row: the physics on the
-mocap corpus's test split (``phymo evaluate --dataset mocap``, 4 sequences of 90 frames, synthetic
-observations), with its tracking reference's MPJPE and the ground truth's own skating beside it.
+One row per real clip of the shared data (:func:`phymo.data.data_root`), reconstructed with the default settings as
+``phymo reconstruct`` runs it: the residual root force (mean and 95th percentile, N and share of the body weight),
+floating, foot skating, penetration and 2D reprojection error of the physics result beside the kinematic estimate's
+(:func:`phymo.data.metrics.plausibility`, the figures of ``report.json``), the windows per outcome (optimized,
+re-solved, fell back: :func:`phymo.app.outputs.window_count_fields`), the seam jump (the largest root turn near a
+seam over its 95th percentile elsewhere, :func:`phymo.data.metrics.seam_jump`), the stability of the result (the
+same run with every keypoint moved by Gaussian noise of 0.01 px: the largest relative change of a plausibility
+figure and the mean displacement of the joints), wall time and seconds of computing per second of video. A last row:
+the physics on the mocap corpus's test split (``phymo evaluate --dataset mocap``, 4 sequences of 90 frames,
+synthetic observations), with its tracking reference's MPJPE and the ground truth's own skating beside it.
 """
 
 from __future__ import annotations
@@ -22,9 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from phymo.pose import available_clips, default_data_dir
-
-from .pipeline import PipelineConfig, run_pipeline
+from phymo.app.outputs import window_count_fields
+from phymo.app.pipeline import PipelineConfig, run_pipeline
+from phymo.data import data_root
+from phymo.pose import available_clips
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +79,8 @@ def clip_row(name: str, video: Path, calibration: Path | None, quick: bool, work
            "skating_kin": kin["foot_skating"], "skating": phys["foot_skating"],
            "penetration_mm_kin": kin["penetration_mm"], "penetration_mm": phys["penetration_mm"],
            "reproj_px_kin": kin["reprojection_px"], "reproj_px": phys["reprojection_px"],
-           "windows": len(windows), "resolved": sum(w["status"] == "re-solved" for w in windows),
-           "fallbacks": report["fallback_windows"], "seam_ratio": max(seams) if seams else None,
+           "windows": len(windows), **window_count_fields(w["status"] for w in windows),
+           "seam_ratio": max(seams) if seams else None,
            "wall_s": report["timings_s"]["total"], "compute_s_per_video_s": report["compute_s_per_video_s"]}
     if not quick:
         keypoints = _perturbed_keypoints(work / "run" / "cache", work / "perturbed.npz")
@@ -94,7 +95,7 @@ def clip_row(name: str, video: Path, calibration: Path | None, quick: bool, work
 
 def mocap_row(root: Path, quick: bool, work: Path) -> dict:
     """The row of the mocap test split: physics beside its reference, the kinematic estimate and the truth."""
-    from .evaluate import EvalConfig, run_evaluation
+    from phymo.app.evaluation import EvalConfig, run_evaluation
 
     cfg = EvalConfig(dataset="mocap", root=str(root), split="test", max_frames=30 if quick else 90,
                      max_sequences=1 if quick else 4)
@@ -107,7 +108,7 @@ def mocap_row(root: Path, quick: bool, work: Path) -> dict:
             "floating_mm": phys["floating_mm"], "skating_kin": kin["foot_skating"], "skating": phys["foot_skating"],
             "skating_truth": gt.get("foot_skating"), "penetration_mm_kin": kin["penetration_mm"],
             "penetration_mm": phys["penetration_mm"], "reproj_px_kin": kin["mpjpe_2d"], "reproj_px": phys["mpjpe_2d"],
-            "resolved": phys["resolved_windows"], "fallbacks": phys["fallback_windows"], "wall_s": phys["wall_s"]}
+            **{k: phys[k] for k in window_count_fields(())}, "wall_s": phys["wall_s"]}
 
 
 def run(quick: bool = False, data_dir: str | Path | None = None) -> list[dict]:
@@ -118,7 +119,7 @@ def run(quick: bool = False, data_dir: str | Path | None = None) -> list[dict]:
         for k, (name, video, calibration) in enumerate(available_clips(data_dir)):
             rows.append(clip_row(name, video, calibration, quick, Path(tmp) / f"clip{k}"))
             log.info("%s", json.dumps(rows[-1]))
-        root = Path(data_dir) if data_dir is not None else default_data_dir()
+        root = Path(data_dir) if data_dir is not None else data_root()
         if root.is_dir():
             rows.append(mocap_row(root, quick, Path(tmp)))
     return rows

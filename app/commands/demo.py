@@ -14,7 +14,7 @@ import argparse
 import json
 from pathlib import Path
 
-from .cmd_reconstruct import add_pipeline_arguments, pipeline_config, print_summary
+from .reconstruct import add_pipeline_arguments, pipeline_config, print_summary
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,10 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from phymo.app.demo.run import run_demo
+    from phymo.app.demo.synthetic import DEMO_FPS, MIN_FRAMES
     from phymo.data import PhymoError
-
-    from .demo import run_demo
-    from .demo_synthetic import DEMO_FPS, MIN_FRAMES
 
     if args.duration is not None and not args.synthetic:
         raise PhymoError("--duration sets the length of the synthesized walk: give it with --synthetic "

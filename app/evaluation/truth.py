@@ -21,9 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
+from phymo.app.outputs import window_count_fields
 from phymo.data import CANONICAL, Camera, DataFormatError, Motion, Observations, PhymoError, Skeleton
 
-from .eval_datasets import Sample
+from .scoring import score
+from .types import Sample
 
 log = logging.getLogger(__name__)
 
@@ -98,9 +100,9 @@ def run_sample(out: Path, truth: Truth) -> Sample:
     obs = Observations(kin["keypoints_2d"][keep], kin["keypoint_confidence"][keep], camera, fps, motion,
                        {"source": str(out), "frame_indices": frames[keep].tolist()})
     windows = report["windows"]
-    extras = {"fallback_windows": report["fallback_windows"], "wall_s": report["timings_s"]["physics"],
-              "steps": sum(w["steps"] for w in windows), "evaluations": sum(w["evaluations"] for w in windows),
-              "resolved_windows": sum(w["status"] == "re-solved" for w in windows)}
+    extras = {"wall_s": report["timings_s"]["physics"], "steps": sum(w["steps"] for w in windows),
+              "evaluations": sum(w["evaluations"] for w in windows),
+              **window_count_fields(w["status"] for w in windows)}
     return Sample(obs, in_run_world(gt, truth.camera, camera), joints, pelvis_from_hips=truth.pelvis_from_hips,
                   align_frames=ALIGN_FRAMES, physics=physics[keep], physics_extras=extras,
                   plausibility=report["plausibility"], gt_on_ground=False)
@@ -108,8 +110,6 @@ def run_sample(out: Path, truth: Truth) -> Sample:
 
 def truth_errors(sample: Sample) -> dict:
     """``{"kinematic": {mpjpe, pa_mpjpe, mpjpe_g}, "physics": {...}}`` in mm, by the evaluation's own scoring."""
-    from .evaluate import score
-
     out = {}
     for kind, positions in (("kinematic", sample.obs.kinematic_positions()), ("physics", sample.physics)):
         values, _ = score(positions, sample, {})

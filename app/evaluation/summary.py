@@ -1,6 +1,6 @@
 """Evaluation summaries: per-action and overall tables, kinematic beside physics, and optimizer comparisons.
 
-:func:`summarize` aggregates the per-sequence records of :mod:`phymo.app.evaluate` per action (frames
+:func:`summarize` aggregates the per-sequence records of :mod:`.run` per action (frames
 pooled) and overall (mean over actions), Human3.6M style (:func:`phymo.data.metrics.protocol_by_action`);
 the ``format_*`` functions turn summaries into the Markdown of ``summary.md``.
 """
@@ -11,6 +11,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from phymo.app.outputs import window_count_fields
 from phymo.data import metrics
 
 #: Summary metric keys: mm (position errors; accel in mm/frame^2), px (2D), share (foot skating), and the
@@ -18,7 +19,7 @@ from phymo.data import metrics
 METRICS = ("mpjpe", "pa_mpjpe", "mpjpe_g", "mpjpe_2d", "accel_error", "foot_skating", "floating_mm", "penetration_mm")
 #: Physics-only per-sequence numbers kept in the records and averaged over sequences in the summary.
 PHYSICS_EXTRAS = ("reference_mpjpe", "residual_force_n", "residual_force_p95_n", "residual_share", "steps",
-                  "evaluations", "wall_s", "resolved_windows", "fallback_windows")
+                  "evaluations", "wall_s", *window_count_fields(()))
 KINDS = ("kinematic", "physics")
 
 #: Published Human3.6M numbers (mm) to read beside an ``h36m`` evaluation's (protocol on S9 and S11 unless
@@ -32,10 +33,16 @@ PUBLISHED_H36M = {
 }
 
 
+def h36m_report(records: list[dict], summary: dict) -> tuple[dict, str]:
+    """What a Human3.6M evaluation adds to its summary: the published numbers (``published``) and a table of this
+    run's beside them."""
+    return {"published": PUBLISHED_H36M}, "\n" + format_published(summary)
+
+
 def format_published(summary: dict) -> str:
     """This run's MPJPE, global MPJPE and PA-MPJPE above the published Human3.6M numbers."""
     keys = ("mpjpe", "mpjpe_g", "pa_mpjpe")
-    rows = [(f"phymo {kind} (this run)", summary[kind]) for kind in KINDS] + list(summary["published"].items())
+    rows = [(f"phymo {kind} (this run)", summary[kind]) for kind in KINDS] + list(PUBLISHED_H36M.items())
     lines = ["| method | MPJPE | global MPJPE | PA-MPJPE |", "|---|---|---|---|"]
     lines += [f"| {name} | " + " | ".join(_or_dash(v.get(k), "{:.1f}") for k in keys) + " |" for name, v in rows]
     return "\n".join(lines) + "\n"

@@ -1,6 +1,6 @@
 """Evaluate physics reconstruction against ground truth on a dataset, sequentially or on Ray.
 
-``phymo evaluate --dataset h36m|aist|mocap|multiview|clips --root PATH [--subjects S9 S11] [--optimizer NAME]
+``phymo evaluate --dataset mocap|h36m|aist|multiview --root PATH [--subjects S9 S11] [--optimizer NAME]
 [--compare NAME ...] [--workers N] [--ray-address ADDR] -o OUT`` scores the kinematic initialization and
 the physics result of every sequence (MPJPE, PA-MPJPE, global MPJPE, 2D error, acceleration error, foot
 skating, floating, penetration, residual force, optimizer steps, wall time), streams one JSON line per
@@ -18,16 +18,16 @@ import argparse
 from pathlib import Path
 
 #: the configuration fields that are flags of ``evaluate`` (paths in EvalConfig)
-EVAL_OPTIONS = (("optimizer", "optimizer"), ("optimizer", "steps"), ("optimizer", "lr"), ("optimizer", "step_scale"),
-                ("reconstruct", "windows", "window"), ("reconstruct", "windows", "overlap"),
-                ("reconstruct", "fit_ankle"))
+EVAL_OPTIONS = (("optimizer", "name"), ("optimizer", "steps"), ("optimizer", "lr"), ("optimizer", "step_scale"),
+                ("physics", "windows", "window"), ("physics", "windows", "overlap"), ("physics", "fit_ankle"))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from .eval_datasets import EvalConfig
+    from phymo.app.evaluation import DATASETS, EvalConfig
+
     from .options import add_options
 
-    parser.add_argument("--dataset", required=True, choices=["h36m", "aist", "mocap", "multiview", "clips"])
+    parser.add_argument("--dataset", required=True, choices=list(DATASETS))
     parser.add_argument("--root", type=Path, required=True, help="dataset folder")
     parser.add_argument("-o", "--output", type=Path, required=True, help="output folder (results, summary)")
     parser.add_argument("--subjects", nargs="+", default=["S9", "S11"], help="Human3.6M subjects (default: S9 S11)")
@@ -56,8 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-
-    from phymo.app.evaluate import EvalConfig, RayRunner, SequentialRunner, run_evaluation
+    from phymo.app.evaluation import EvalConfig, RayRunner, SequentialRunner, run_evaluation
 
     from .options import config_from_args
 

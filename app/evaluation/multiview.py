@@ -14,7 +14,7 @@ Each camera is one sequence: its video goes through :func:`phymo.app.pipeline.ru
 as ``phymo reconstruct VIDEO`` would run it (detection, camera and height guesses, kinematic fit,
 physics, every output under ``OUT/runs/<camera>``). The calibration enters only with
 ``use_calibration``, and then only as that camera's intrinsics. The markers become the truth in the
-run's world through the calibration's extrinsics of that camera (:mod:`phymo.app.truth`), with TRC row
+run's world through the calibration's extrinsics of that camera (:mod:`.truth`), with TRC row
 ``f`` taken as video frame ``f``. Each record also notes the height and focal length the run used, how
 it got them, and what the markers (height, :func:`phymo.data.markers.marker_height`) and the
 calibration (focal length; the lab floor's tilt from the run's ground) say.
@@ -29,10 +29,11 @@ from pathlib import Path
 
 import numpy as np
 
+from phymo.app.pipeline import PipelineConfig, run_pipeline
 from phymo.data import DataFormatError, InputNotFoundError
 
-from .eval_datasets import EvalConfig, Sample, SequenceSpec
 from .truth import Truth, run_sample
+from .types import EvalConfig, Sample, SequenceSpec
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv")
 
@@ -114,11 +115,9 @@ def camera_sample(spec: SequenceSpec, cfg: EvalConfig, work: Path | None = None)
     from phymo.data import marker_height
     from phymo.pose import probe_video
 
-    from .pipeline import PipelineConfig, run_pipeline
-
     video, camera, calibration, markers = spec.source
     info = probe_video(video)
-    config = PipelineConfig(optimizer=cfg.optimizer, physics=cfg.reconstruct,
+    config = PipelineConfig(optimizer=cfg.optimizer, physics=cfg.physics,
                             end=None if cfg.max_frames is None else cfg.max_frames / info.fps,
                             calibration=calibration if cfg.use_calibration else None,
                             camera=camera if cfg.use_calibration else None)
@@ -150,3 +149,7 @@ def format_cameras(records: list[dict]) -> str:
                      f"{r['kinematic']['mpjpe_cam']:.1f} | {r['physics']['mpjpe_cam']:.1f} |")
     return "\n".join(lines) + "\n"
 
+
+def report(records: list[dict], summary: dict) -> tuple[dict, str]:
+    """What a multi-view evaluation adds to its summary: the per-camera table of :func:`format_cameras`."""
+    return {}, "\n" + format_cameras(records)

@@ -1,4 +1,5 @@
-"""Evaluation datasets: each lists picklable sequence jobs and turns one into observations plus ground truth.
+"""Evaluation datasets: an explicit registry, each entry listing picklable sequence jobs and turning one into
+observations plus ground truth.
 
 How observations are made (ground truth known in every case):
 
@@ -11,16 +12,15 @@ How observations are made (ground truth known in every case):
   stand-in for a learned lifter, which phymo does not have yet). Scores use the 17 original joints.
 - ``aist``: as ``h36m`` with AIST++'s COCO-17 keypoints (pelvis, neck, spine and chest made from hip and
   shoulder midpoints), camera ``c01``; scores use the 12 limb joints, the nose and the hip midpoint.
-- ``multiview``: a calibrated multi-camera trial (:mod:`phymo.app.multiview`): each camera's video goes
-  through the whole pipeline as ``phymo reconstruct`` runs it, scored against the triangulated markers.
-- ``clips``: real videos need the video front end (:mod:`phymo.pose`), not available yet.
+- ``multiview``: a calibrated multi-camera trial (:mod:`phymo.app.evaluation.multiview`): each camera's video
+  goes through the whole pipeline as ``phymo reconstruct`` runs it, scored against the triangulated markers.
 """
 
 from __future__ import annotations
 
-import hashlib
+import dataclasses
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -28,110 +28,41 @@ import numpy as np
 from phymo.data import (
     CANONICAL,
     Camera,
+    ConfigError,
     DataFormatError,
     Observations,
     PhymoError,
-    SyntheticConfig,
     synthesize_observations,
 )
-from phymo.optimizer import OptimizerConfig, canonical_name
-from phymo.physics import ReconstructConfig
+
+from . import multiview
+from .summary import h36m_report
+from .types import EvalConfig, Sample, SequenceSpec, sequence_seed
+
+
+def _no_report(records: list[dict], summary: dict) -> tuple[dict, str]:
+    return {}, ""
 
 
 @dataclass(frozen=True)
-class EvalConfig:
-    """What to evaluate and how; written to ``OUT/config.json``.
+class Dataset:
+    """One evaluation dataset.
 
     Attributes:
-        dataset: a key of :data:`DATASETS`; root: its folder.
-        subjects: Human3.6M subjects (protocol: S9, S11); cameras: Human3.6M views 0..3.
-        actions: keep only these action groups (empty: all).
-        split: mocap corpus split ("test" is the held-out one; "all": every file).
-        keypoints: Human3.6M 2D source: "synthetic" or the name of a ``data_2d_h36m_<name>.npz`` file.
-        fps: frame rate sequences are resampled to (mocap, AIST++); Human3.6M is downsampled 50 -> 25 Hz.
-        max_frames: keep the first ``max_frames`` frames of each sequence (None: all).
-        max_sequences: evaluate the first ``max_sequences`` sequences (None: all).
-        seed: base seed; each sequence's seed is derived from it and the sequence id.
-        optimizer: how the reconstruction optimizes its windows (default: as ``phymo reconstruct`` does).
-        compare: optimizer names run on the same windows of every sequence and compared (empty: none).
-        reference: multiview: the markers' TRC file (None: the one found in the trial).
-        use_calibration: multiview: the calibration's intrinsics replace the camera guess.
+        specs: ``cfg -> [SequenceSpec]``, the jobs in a fixed order (a selection without any is an error that
+            says why).
+        load: ``(spec, cfg, work) -> Sample``: one job's observations and truth; ``work`` is a folder for the
+            sequence's own outputs (multiview: its pipeline run), or None.
+        report: ``(records, summary) -> (entries, markdown)``: what the dataset adds to ``summary.json`` and to
+            the end of ``summary.md``.
+        options: the :class:`EvalConfig` fields that only this dataset reads; the others refuse them.
     """
 
-    dataset: str
-    root: str
-    subjects: tuple[str, ...] = ("S9", "S11")
-    cameras: tuple[int, ...] = (0, 1, 2, 3)
-    actions: tuple[str, ...] = ()
-    split: str = "test"
-    keypoints: str = "synthetic"
-    fps: float = 30.0
-    max_frames: int | None = None
-    max_sequences: int | None = None
-    seed: int = 0
-    optimizer: OptimizerConfig = OptimizerConfig()
-    compare: tuple[str, ...] = ()
-    reference: str | None = None
-    use_calibration: bool = False
-    synthetic: SyntheticConfig = SyntheticConfig()
-    reconstruct: ReconstructConfig = ReconstructConfig()
+    specs: Callable[[EvalConfig], list[SequenceSpec]]
+    load: Callable[[SequenceSpec, EvalConfig, Path | None], Sample]
+    report: Callable[[list[dict], dict], tuple[dict, str]] = _no_report
+    options: tuple[str, ...] = ()
 
-    def __post_init__(self) -> None:
-        if self.dataset not in DATASETS:
-            raise PhymoError(f"unknown dataset {self.dataset!r}; choose one of {sorted(DATASETS)}")
-        if self.max_frames is not None and self.max_frames < 3:
-            raise PhymoError(f"--max-frames must be at least 3 (acceleration needs 3 frames), got {self.max_frames}")
-        if self.dataset != "multiview" and (self.reference is not None or self.use_calibration):
-            raise PhymoError("--reference and --use-calibration apply to --dataset multiview only")
-        for name in self.compare:  # refused before any sequence is reconstructed
-            canonical_name(name)
-
-
-@dataclass(frozen=True)
-class SequenceSpec:
-    """One job: ``source`` holds the picklable loader arguments of its dataset."""
-
-    id: str
-    action: str
-    source: tuple
-
-
-@dataclass
-class Sample:
-    """Observations (with a kinematic estimate) and ground truth ``gt (T, J, 3)`` world metres, canonical order.
-
-    Attributes:
-        obs, gt: the observations and the truth, in the same world frame (the observations' camera's).
-        joints: the canonical indices the protocol scores (root first: the alignment joint).
-        pelvis_from_hips: the truth has no pelvis joint; its pelvis slot and the prediction's score the
-            hips' midpoint.
-        align_frames: 0 when prediction and truth share a world by construction (global MPJPE without
-            alignment); else global MPJPE aligns this many first frames rigidly (a prediction in a world
-            of its own), and ``mpjpe_cam`` keeps the unaligned error.
-        physics: ``(T, J, 3)`` positions of a physics result already made from ``obs`` (the whole pipeline
-            ran), with its ``physics_extras`` and the ``plausibility`` of both results (``{"kinematic": ...,
-            "physics": ...}``, its report's); None: the evaluation reconstructs.
-        gt_on_ground: the truth's ground is z = 0, so its plausibility figures are a reference.
-        info: dataset notes copied into the sequence's record.
-    """
-
-    obs: Observations
-    gt: np.ndarray
-    joints: list[int] = field(default_factory=lambda: list(range(CANONICAL.num_joints)))
-    pelvis_from_hips: bool = False
-    align_frames: int = 0
-    physics: np.ndarray | None = None
-    physics_extras: dict = field(default_factory=dict)
-    plausibility: dict = field(default_factory=dict)
-    gt_on_ground: bool = True
-    info: dict = field(default_factory=dict)
-
-
-def sequence_seed(base: int, seq_id: str) -> int:
-    return base + int.from_bytes(hashlib.sha256(seq_id.encode()).digest()[:4], "big")
-
-
-# ---- datasets -------------------------------------------------------------------------------------
 
 def _mocap_specs(cfg: EvalConfig) -> list[SequenceSpec]:
     from phymo.data import MocapCorpus
@@ -246,35 +177,30 @@ def _aist_sample(spec: SequenceSpec, cfg: EvalConfig, work: Path | None = None) 
     return _fit_sample(_trunk(targets), pts, joints, ds.fps / step, ds.camera(spec.source[0], "c01"), cfg, spec.id)
 
 
-def _clips_specs(cfg: EvalConfig) -> list[SequenceSpec]:
-    raise PhymoError("dataset 'clips' needs the video front end (phymo.pose: keypoints and kinematic "
-                     "initialization from video), which is not available yet; evaluate 'mocap', 'h36m' or 'aist'")
-
-
-def _multiview_specs(cfg: EvalConfig) -> list[SequenceSpec]:
-    from .multiview import camera_specs
-
-    return camera_specs(cfg)
-
-
-def _multiview_sample(spec: SequenceSpec, cfg: EvalConfig, work: Path | None = None) -> Sample:
-    from .multiview import camera_sample
-
-    return camera_sample(spec, cfg, work)
-
-
-#: dataset name -> (list the jobs, load one job's sample). ``load(spec, cfg, work)``: ``work`` is a folder
-#: for the sequence's own outputs (multiview: its pipeline run), or None; the synthetic datasets write none.
-DATASETS: dict[str, tuple[Callable[[EvalConfig], list[SequenceSpec]],
-                          Callable[[SequenceSpec, EvalConfig, Path | None], Sample]]] = {
-    "mocap": (_mocap_specs, _mocap_sample),
-    "h36m": (_h36m_specs, _h36m_sample),
-    "aist": (_aist_specs, _aist_sample),
-    "multiview": (_multiview_specs, _multiview_sample),
-    "clips": (_clips_specs, None),
+#: dataset name -> :class:`Dataset`
+DATASETS: dict[str, Dataset] = {
+    "mocap": Dataset(_mocap_specs, _mocap_sample),
+    "h36m": Dataset(_h36m_specs, _h36m_sample, h36m_report),
+    "aist": Dataset(_aist_specs, _aist_sample),
+    "multiview": Dataset(multiview.camera_specs, multiview.camera_sample, multiview.report,
+                         ("reference", "use_calibration")),
 }
 
 
+def dataset(cfg: EvalConfig) -> Dataset:
+    """The dataset ``cfg`` names; an unknown name, or an option of another dataset set, is refused."""
+    if cfg.dataset not in DATASETS:
+        raise PhymoError(f"unknown dataset {cfg.dataset!r}; choose one of {sorted(DATASETS)}")
+    chosen = DATASETS[cfg.dataset]
+    defaults = {f.name: f.default for f in dataclasses.fields(EvalConfig)}
+    for name, other in DATASETS.items():
+        for option in set(other.options) - set(chosen.options):
+            if getattr(cfg, option) != defaults[option]:
+                raise ConfigError(option, f"applies to dataset {name} only")
+    return chosen
+
+
 def list_sequences(cfg: EvalConfig) -> list[SequenceSpec]:
-    specs = DATASETS[cfg.dataset][0](cfg)
+    """The jobs of ``cfg``: its dataset's, the first ``cfg.max_sequences`` of them."""
+    specs = dataset(cfg).specs(cfg)
     return specs[: cfg.max_sequences] if cfg.max_sequences is not None else specs

@@ -4,6 +4,9 @@ Both mark the windows that fell back to the kinematic estimate: ``loss.png`` lis
 fell back has no trace to draw, or one that ended in a rejected result, drawn dashed), and is a note
 rather than an empty plot when every window fell back; ``plausibility.png`` shades their frames and
 draws the seams between windows, with the kinematic estimate beside the physics result.
+
+The figures are made with matplotlib's object API (:class:`~matplotlib.figure.Figure`, no pyplot), so drawing
+them neither needs nor changes the backend a notebook or script has chosen.
 """
 
 from __future__ import annotations
@@ -13,13 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
-
-matplotlib.use("Agg")  # files only; app/ is the one place allowed to set this
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import numpy as np
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import Normalize
+from matplotlib.figure import Figure
 
 FALLBACK_COLOR = "tab:red"
+#: resolution of the saved figures, dots per inch
+DPI = 110
 #: fallback windows named one by one before "and N more"
 LISTED = 4
 
@@ -59,7 +63,8 @@ def _fallback_note(windows: Sequence[WindowTrace]) -> str:
 def loss_figure(windows: Sequence[WindowTrace], title: str) -> Figure:
     """Loss against evaluation, log scale, one line per window coloured by its first frame (colour bar);
     windows that fell back drawn dashed where they have a trace and listed below the plot."""
-    fig, ax = plt.subplots(figsize=(7.5, 4.6))
+    fig = Figure(figsize=(7.5, 4.6))
+    ax = fig.subplots()
     traced = [w for w in windows if len(w.loss_history) > 0]
     note = _fallback_note(windows)
     if not traced:
@@ -69,8 +74,8 @@ def loss_figure(windows: Sequence[WindowTrace], title: str) -> Figure:
                 wrap=True, color=FALLBACK_COLOR, transform=ax.transAxes)
     else:
         frames = [w.first for w in windows]
-        norm = plt.Normalize(min(frames), max(max(frames), min(frames) + 1))
-        cmap = plt.get_cmap("viridis")
+        norm = Normalize(min(frames), max(max(frames), min(frames) + 1))
+        cmap = matplotlib.colormaps["viridis"]
         for w in traced:
             losses = np.asarray(w.loss_history, dtype=float)
             if w.fallback:
@@ -80,7 +85,7 @@ def loss_figure(windows: Sequence[WindowTrace], title: str) -> Figure:
         ax.set_yscale("log")
         ax.set_xlabel("loss evaluation")
         ax.set_ylabel("loss")
-        fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, label="first frame of the window")
+        fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, label="first frame of the window")
         if note:
             fig.text(0.01, 0.01, note, fontsize=7, color=FALLBACK_COLOR, wrap=True)
     ax.set_title(title)
@@ -93,7 +98,8 @@ def plausibility_figure(segments: Sequence[SegmentSeries], windows: Sequence[Win
     """One panel per series name, against the input video's time: kinematic (grey) beside physics (blue),
     each segment drawn separately; frames of fallback windows shaded red, seams between windows dotted."""
     names = list(dict.fromkeys(n for s in segments for n in (*s.kinematic, *s.physics)))
-    fig, axes = plt.subplots(len(names), 1, figsize=(7.5, 1.9 * len(names) + 0.9), sharex=True, squeeze=False)
+    fig = Figure(figsize=(7.5, 1.9 * len(names) + 0.9))
+    axes = fig.subplots(len(names), 1, sharex=True, squeeze=False)
     for ax, name in zip(axes[:, 0], names, strict=True):
         for i, s in enumerate(segments):
             t = np.asarray(s.frame_index) / fps
@@ -117,7 +123,6 @@ def plausibility_figure(segments: Sequence[SegmentSeries], windows: Sequence[Win
 
 
 def save(fig: Figure, path: Path) -> Path:
-    """Write ``fig`` as a PNG and close it."""
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    """Write ``fig`` as a PNG at :data:`DPI` dots per inch."""
+    fig.savefig(path, dpi=DPI)
     return Path(path)

@@ -1,0 +1,64 @@
+"""Every benchmark ``phymo bench NAME`` runs, with the options it takes beyond the common ``--quick`` and ``--json``.
+
+A benchmark is a function ``run(quick, **options)`` living next to the code it measures. It returns its rows (a
+list of dicts) or a dict with ``"rows"`` and whatever else it measured (and optionally a ``"table"``: the rows
+as printed). A benchmark with a ``plot`` also draws a figure of its result.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def _no_options(_parser: argparse.ArgumentParser) -> None:
+    return None
+
+
+def _physics_optimizer_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--root", type=Path, default=None,
+                        help="mocap corpus (BVH files; default: the shared data, $PHYMO_DATA or ../shared/data)")
+    parser.add_argument("--split", choices=["test", "validation", "train", "all"], default="test",
+                        help="the corpus split whose clips give the windows")
+    parser.add_argument("--windows", type=int, default=40, help="windows, spread evenly over the split's clips")
+    parser.add_argument("--budget", type=int, nargs="+", default=None, metavar="EVALS",
+                        help="loss-and-gradient evaluations per window and optimizer; several give one row each "
+                             "(default: the reconstruction's steps per window, OptimizerConfig().steps)")
+    parser.add_argument("--lbfgs-cap", type=int, default=None,
+                        help="most evaluations of the L-BFGS reference run to its own convergence (default 200)")
+    parser.add_argument("--lr", type=float, default=None, help="Adam's learning rate (default: the reconstruction's)")
+    parser.add_argument("--step-scale", type=float, default=None,
+                        help="update scale of the learned optimizers (default: the reconstruction's)")
+
+
+def _gpu_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", default="cuda", help="the device checked against the CPU (default cuda)")
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """``run``: ``"module:function"``; ``options``: adds the benchmark's own arguments; ``plot``:
+    ``"module:function(result, path)"`` drawing a figure of the result."""
+
+    run: str
+    help: str
+    options: Callable[[argparse.ArgumentParser], None] = _no_options
+    plot: str | None = None
+
+
+BENCHMARKS: dict[str, Benchmark] = {
+    "app": Benchmark("phymo.app.benchmarks.pipeline:run", "phymo reconstruct on the real clips, per stage"),
+    "gpu": Benchmark("phymo.optimizer.gpu_check:run",
+                     "Optimus on CUDA: agreement with the CPU, step time and memory, meta-training throughput",
+                     _gpu_options),
+    "optimizers": Benchmark("phymo.optimizer.benchmark:run", "optimizers on held-out test functions"),
+    "physics": Benchmark("phymo.physics.benchmark:run", "rollout and gradient cost of the simulation"),
+    "physics-optimizers": Benchmark("phymo.app.benchmarks.physics_optimizers:run",
+                                    "optimizers on the same physics windows at the same evaluation budget",
+                                    _physics_optimizer_options, "phymo.app.benchmarks.physics_optimizers:plot"),
+    "plausibility": Benchmark("phymo.app.benchmarks.plausibility:run",
+                              "physics beside the kinematic estimate on the real clips and the mocap test split"),
+    "pose": Benchmark("phymo.pose.benchmark:run", "2D detection and kinematic fit on the real clips"),
+}
