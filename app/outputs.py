@@ -28,7 +28,7 @@ from phymo.data import (
     save_npz,
     write_bvh,
 )
-from phymo.physics import Reconstruction, WindowRecord, WindowStatus
+from phymo.physics import Reconstruction, WindowResult, WindowStatus
 
 from .render.overlay import OverlayBody, write_overlay_video
 from .render.plots import SegmentSeries, WindowTrace, loss_figure, plausibility_figure, save
@@ -102,7 +102,7 @@ def _window_traces(segments: Sequence[Segment]) -> list[WindowTrace]:
         fi = s.frame_index
         for w in s.rec.windows:
             fallback = w.reason if w.status is WindowStatus.FELL_BACK else ""
-            traces.append(WindowTrace(int(fi[w.start]), int(fi[w.stop - 1]) + 1, int(fi[w.used_from]),
+            traces.append(WindowTrace(int(fi[w.start]), int(fi[w.stop - 1]) + 1, int(fi[w.start]),
                                       int(fi[w.used_to - 1]) + 1, fallback, [t.loss for t in w.trace]))
     return traces
 
@@ -120,12 +120,13 @@ def window_count_fields(statuses: Iterable[WindowStatus | str]) -> dict[str, int
     return {f"{s.name.lower()}_windows": n for s, n in window_counts(statuses).items()}
 
 
-def window_report(w: WindowRecord, segment: int) -> dict:
-    """A window's entry in ``report.json``: frames solved and used, what became of it and why, its loss, and
-    the optimizer steps and loss-and-gradient evaluations spent on the attempt kept."""
-    return {"segment": segment, "start": w.start, "stop": w.stop, "used_from": w.used_from, "used_to": w.used_to,
-            "status": w.status.value, "reason": w.reason, "loss": w.loss, "steps": w.steps,
-            "evaluations": len(w.trace), "cached": w.cached}
+def window_report(w: WindowResult, segment: int) -> dict:
+    """A window's entry in ``report.json``: frames solved and used, what became of it and why (``failures``: each
+    failed attempt's kind and detail), its loss, the optimizer steps and loss-and-gradient evaluations spent on the
+    attempt kept, and its mean residual root force over the body weight (0 unless assisted)."""
+    return {"segment": segment, "start": w.start, "stop": w.stop, "used_to": w.used_to, "status": w.status.value,
+            "reason": w.reason, "failures": [{"kind": f.value, "detail": d} for f, d in w.failures], "loss": w.loss,
+            "steps": w.steps, "evaluations": len(w.trace), "residual_share": w.residual_share, "cached": w.cached}
 
 
 def write_segment(folder: Path, k: int, count: int, seg: Segment, smpl_model: str | None) -> dict:
@@ -136,7 +137,7 @@ def write_segment(folder: Path, k: int, count: int, seg: Segment, smpl_model: st
               "actuator_names": np.array(rec.actuator_names), "residual_force": rec.residual_force}
     files = {"physics": export_motion(folder, f"motion{suffix}", rec.motion, obs, extras),
              "kinematic": export_motion(folder, f"kinematic{suffix}", obs.kinematic, obs)}
-    seams = [w.used_from for w in rec.windows[1:]]
+    seams = [w.start for w in rec.windows[1:]]
     entry = {"input_frames": [int(seg.frame_index[0]), int(seg.frame_index[-1])], "frames": obs.num_frames,
              "files": files, "kinematic_reprojection_px": obs.meta.get("kinematic_reprojection_px"),
              "camera": obs.meta.get("camera_source"), **window_count_fields(w.status for w in rec.windows),

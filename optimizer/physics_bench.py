@@ -3,9 +3,9 @@
 Windows: ``n`` windows of the reconstruction's length spread over the clips of a split of the mocap corpus
 (:func:`spread_windows`: an equal share per clip, evenly spaced starts), observations
 synthesized with the fixed seed :data:`OBS_SEED`, each built by the reconstruction's own builder
-(:meth:`phymo.physics.PreparedSequence.window`: refined reference, stance pins, the tracking pass's knots as
+(:meth:`phymo.physics.PreparedSequence.window`: refined reference, stance pins, the planner's execution as
 the start). Every optimizer solves every window from that same start with
-:func:`phymo.physics.solve_window` under an :class:`~phymo.optimizer.eval_budget.EvaluationBudget`, set up
+:func:`phymo.physics.refine` under an :class:`~phymo.optimizer.eval_budget.EvaluationBudget`, set up
 as the reconstruction sets it up (:func:`phymo.optimizer.window_solver` of an
 :class:`~phymo.optimizer.OptimizerConfig` with only the optimizer changed), in an order that rotates from
 window to window so that changes in the machine's load fall on all of them alike.
@@ -16,7 +16,7 @@ or reaches ``lbfgs_cap`` evaluations. That run is the reference (``lbfgs_converg
 target every optimizer is measured against), and its first ``budget`` evaluations are the ``lbfgs`` row at
 that budget: a solve does not depend on how many evaluations follow, so the prefix is the budgeted run. A
 trial point of its line search whose rollout diverges counts as an evaluation and is backtracked from (in
-the reconstruction, :func:`~phymo.physics.solve_window` ends the solve at the first diverged rollout, which
+the reconstruction, :func:`~phymo.physics.refine` ends the solve at the first diverged rollout, which
 stops L-BFGS at its first, too long, trial step); an iterate of the other optimizers that diverges ends
 their solve, as in the reconstruction (the best iterate is kept). Smaller budgets are prefixes of the
 largest one in the same way.
@@ -89,8 +89,7 @@ def solve(problem, name: str, budget: int, convergence: Convergence | None = Non
     """Optimizer ``name`` on ``problem`` (a :class:`phymo.physics.WindowProblem`) for ``budget`` evaluations, set
     up as the reconstruction sets it up from ``optimizer`` (an :class:`~phymo.optimizer.OptimizerConfig`, default
     the reconstruction's; its name and steps are replaced); ``convergence`` may stop it earlier."""
-    from phymo.physics import SimulationDiverged, Solver, solve_window
-    from phymo.physics.window import one_thread
+    from phymo.physics import SimulationDiverged, Solver, one_thread, refine
 
     from .registry import OptimizerConfig, window_solver
 
@@ -104,7 +103,7 @@ def solve(problem, name: str, budget: int, convergence: Convergence | None = Non
 
     with one_thread(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        solve_window(problem, Solver(make, budget, base.name))  # each step makes at least one evaluation
+        refine(problem, Solver(make, budget, base.name))  # each step makes at least one evaluation
     wrap = made[0]
     losses, seconds = zip(*wrap.log, strict=True)
     stopped = wrap.stopped or ("budget" if len(losses) >= budget else "steps")
@@ -141,7 +140,7 @@ def clip_frames(path: Path) -> int:
 def measure(windows: list[BenchWindow], budget: int, lbfgs_cap: int, physics, optimizer=None, progress=log.info,
             clips=None):
     """Every window's runs (:func:`run_window`) as ``(runs per optimizer, skipped windows)``; a window whose
-    tracking pass or start diverges is skipped, with the reason. ``clips`` (a
+    planner or start diverges is skipped, with the reason. ``clips`` (a
     :class:`~phymo.optimizer.physics_tasks.PreparedClips`) holds the clips prepared for the windows; by default
     one at a time, as the windows come clip by clip (:func:`spread_windows`)."""
     from phymo.physics import SimulationDiverged
@@ -155,7 +154,7 @@ def measure(windows: list[BenchWindow], budget: int, lbfgs_cap: int, physics, op
         try:
             problem = clips.get(w.path, OBS_SEED, physics).window(w.start, w.stop)
         except SimulationDiverged as e:
-            skipped.append({"window": w.name, "reason": f"tracking pass diverged: {e}"})
+            skipped.append({"window": w.name, "reason": f"the planner's execution diverged: {e}"})
             continue
         try:
             got = run_window(problem, w.name, budget, lbfgs_cap, order=i, optimizer=optimizer)
@@ -194,8 +193,7 @@ def compare(root: str | Path, split: str = "test", windows: int = 40, budgets: t
     default the reconstruction's); ``optimizer``: the optimizers' (an :class:`~phymo.optimizer.OptimizerConfig`,
     default the reconstruction's); ``clips``: where the windows' clips are prepared (see :func:`measure`).
     """
-    from phymo.physics import ReconstructConfig
-    from phymo.physics.window import one_thread
+    from phymo.physics import ReconstructConfig, one_thread
 
     from .registry import OptimizerConfig
 

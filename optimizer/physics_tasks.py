@@ -4,12 +4,12 @@ A task is one window of a mocap clip (a BVH file of a :class:`~phymo.data.mocap.
 resampled, seen through a seeded camera with detector-like noise and dropouts,
 :func:`~phymo.data.synthetic.synthesize_observations`), built by the one window builder the
 reconstruction uses (:meth:`phymo.physics.PreparedSequence.window`: the clip's refined reference, its
-stance pins, the tracking pass's knots as the start): the window loss over the control knots.
+stance pins, the planner's execution as the start): the window loss over the servo target offsets.
 ``phymo.physics`` and the mocap loaders are imported only when a task is built, so the test-function
 suite needs neither.
 
-The task's variable is the knots divided by ``OptimizerConfig.step_scale``: a step of 1 in the task
-moves the knots by that scale, which is how the reconstruction runs a learned optimizer
+The task's variable is the offsets divided by ``OptimizerConfig.step_scale``: a step of 1 in the task
+moves them by that scale, which is how the reconstruction runs a learned optimizer
 (``LearnedAdapter(step_scale=...)``; its input features are normalized per tensor, so rescaling the
 variable changes nothing else). A rollout that diverges has loss ``inf`` (zero gradient), which
 meta-training treats as a failed truncation.
@@ -76,18 +76,18 @@ def physics_task(path: str | Path, start: int, seed: int = 0, physics=None, step
     if not 0 <= start <= frames - 2:
         raise ValueError(f"{path}: window start {start} outside [0, {frames - 2}] ({frames} frames)")
     problem = seq.window(start, min(start + physics.windows.window, frames))
-    weakref.finalize(problem, problem.sim.close)  # Jacobian threads stop with the task
-    unit, shape = step_scale or OptimizerConfig().step_scale, problem.knots0.shape
+    weakref.finalize(problem, problem.close)  # Jacobian threads stop with the task
+    unit, shape = step_scale or OptimizerConfig().step_scale, problem.x0.shape
 
     def loss(x: torch.Tensor) -> torch.Tensor:
-        knots = (x.to("cpu", torch.float64) * unit).reshape(shape)
+        offsets = (x.to("cpu", torch.float64) * unit).reshape(shape)
         try:
-            value, _ = problem.loss(knots)
+            value, _ = problem.loss(offsets)
         except SimulationDiverged:
             return x.sum() * 0 + math.inf
         return value.to(device=x.device, dtype=x.dtype)
 
-    x0 = torch.as_tensor(problem.knots0.reshape(-1) / unit, dtype=torch.float64, device=device)
+    x0 = torch.as_tensor(problem.x0.reshape(-1) / unit, dtype=torch.float64, device=device)
     return Task(f"physics-{Path(path).stem}-f{start}-s{seed}", x0, loss)
 
 

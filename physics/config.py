@@ -2,7 +2,7 @@
 
 Every dataclass validates itself when it is made, so a setting that cannot work is refused before any
 work starts, in one message naming the setting and its valid range (:class:`ConfigError`). The command
-line takes its defaults and help from these fields (:mod:`phymo.app.options`). How a window's plan is
+line takes its defaults and help from these fields (:mod:`phymo.app.commands.options`). How a window's plan is
 refined (the optimizer, its step budget and step size) belongs to the optimizer:
 :class:`phymo.optimizer.OptimizerConfig`.
 
@@ -222,15 +222,15 @@ class ReferenceConfig:
             (m/s) for 3 frames or more is in stance, pinned at its median position.
         smooth_sigma: Gaussian smoothing (frames) of the reference's joint angles before its velocities are
             taken and the servos track it, once per sequence.
-        weights: loss weights of the refinement (stiffer pins and smoother than a window's: the reference
-            has no physics to hold the feet or filter jitter).
+        refine_weights: loss weights of the refinement (stiffer pins and smoother than a window's: the
+            reference has no physics to hold the feet or filter jitter).
     """
 
     ground_snap: float = field(default=0.04, metadata={"help": "ground the reference where its sole is this close, m"})
     refine_iterations: int = field(default=50, metadata={"help": "L-BFGS iterations refining the reference"})
     pin_speed: float = field(default=1.0, metadata={"help": "speed under which a foot in contact is in stance, m/s"})
     smooth_sigma: float = field(default=1.5, metadata={"help": "smoothing of the tracked reference, frames"})
-    weights: LossWeights = LossWeights(foot_pin=1e3, smooth_pos=1e-3)
+    refine_weights: LossWeights = LossWeights(foot_pin=1e3, smooth_pos=1e-3)
 
     def __post_init__(self) -> None:
         check_range("ground_snap", self.ground_snap, 0.0)

@@ -116,10 +116,13 @@ class BatchRollout(contextlib.AbstractContextManager):
 
         Returns ``qpos (B, N, nq)`` and ``sensordata (B, N, nsensordata)`` after every step, and ``(B,)``
         booleans: the rollout diverged (MuJoCo stops stepping on a warning and resets; non-finite or huge
-        velocities; the clock not advancing).
+        velocities; the clock not advancing). MuJoCo evaluates the sensors at the start of a step, so one more
+        step (holding the last control) gives those after the last one.
         """
         b, n = ctrl.shape[:2]
-        states, sensors = self._pool.rollout(self.model, self._datas, np.asarray(state)[None], ctrl, nstep=n)
+        ctrl = np.concatenate([ctrl, ctrl[:, -1:]], axis=1)
+        states, sensors = self._pool.rollout(self.model, self._datas, np.asarray(state)[None], ctrl, nstep=n + 1)
+        states, sensors = states[:, :n], sensors[:, 1:]
         qvel = states[..., self._qvel]
         clock = states[..., 0]
         with np.errstate(invalid="ignore"):

@@ -14,6 +14,8 @@ from .config import BodyConfig, ServoConfig
 
 #: frames of the motion at which the servo gains' effective inertias are taken (evenly spaced; the median)
 GAIN_POSES = 16
+#: the highest a toe joint stands above the sole, as a share of the body height (a standing person's is 1-2 %)
+MAX_SOLE_CLEARANCE = 0.03
 
 log = logging.getLogger(__name__)
 
@@ -21,11 +23,12 @@ log = logging.getLogger(__name__)
 def estimate_foot(kinematic: Motion, percentile: float = 10.0) -> tuple[float | None, float | None]:
     """``(sole_clearance, ankle_height)`` of a standing foot in a motion (metres, see :class:`BodyConfig`).
 
-    The clearance is the lower toe's ``percentile`` height above z = 0 (>= 0), so that the simulated
-    ground agrees with the estimate's. The ankle stands above the toe joint by the median of
-    ``ankle z - toe z`` over the frames where that foot's toe is at its lowest fifth (both feet pooled),
-    kept within the reach of the toe from the ankle. None where the motion has no finite foot: the
-    body's defaults then apply.
+    The clearance is the lower toe's ``percentile`` height above z = 0, so that the simulated ground agrees
+    with the estimate's, within [0, :data:`MAX_SOLE_CLEARANCE` x height]: an estimate floating higher than a
+    foot is thick must not give the body stilts (physics lets it land instead). The ankle stands above the
+    toe joint by the median of ``ankle z - toe z`` over the frames where that foot's toe is at its lowest
+    fifth (both feet pooled), kept within the reach of the toe from the ankle. None where the motion has no
+    finite foot: the body's defaults then apply.
     """
     sk = kinematic.skeleton
     p = kinematic.positions()
@@ -34,7 +37,7 @@ def estimate_foot(kinematic: Motion, percentile: float = 10.0) -> tuple[float | 
     z = z[np.isfinite(z)]
     if not z.size:
         return None, None
-    clearance = float(max(0.0, np.percentile(z, percentile)))
+    clearance = float(np.clip(np.percentile(z, percentile), 0.0, MAX_SOLE_CLEARANCE * sk.height()))
     drops = []
     for side in ("left", "right"):
         ankle, toe = p[:, sk.index(f"{side}_ankle"), 2], p[:, sk.index(f"{side}_toe"), 2]

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
+from phymo.data import G
+
 from .body import HINGE_QPOS, NUM_RESIDUAL, Body
 from .config import PlannerConfig
 from .dynamics import BatchRollout, ControlGrid, full_state, rollout
@@ -97,37 +99,36 @@ class Planner:
         """
         body, ref = self.body, self.reference
         frames, nh = stop - start, body.num_hinges
-        offsets = np.zeros((frames, nh))
-        residual = np.zeros((frames, NUM_RESIDUAL)) if assisted else None
+        searched = self.columns if not assisted else np.concatenate([self.columns, nh + np.arange(NUM_RESIDUAL)])
+        controls = np.zeros((frames, body.nu))  # per frame: hinge offsets (rad), then residual controls
         states_q, states_v = np.zeros((frames, body.nq)), np.zeros((frames, body.nv))
-        current = np.zeros(nh) if warm is None or not len(warm) else warm[0].copy()
-        mean = None if warm is None else warm[:, self.columns]
+        if warm is not None and len(warm):
+            controls[0, :nh] = warm[0]
+        if assisted:  # a rescue starts by carrying the body's weight, and searches from there
+            controls[0, nh + 2] = body.config.mass * G / body.residual_gear[2]
+        prior = np.tile(controls[0], (1 if warm is None else max(len(warm), 1), 1))
+        if warm is not None and len(warm):
+            prior[:, :nh] = warm
+        mean = None if warm is None and not assisted else prior[:, searched]
         data = mujoco.MjData(body.model)
         costs = []
-        f = start
         states_q[0], states_v[0] = qpos, qvel
-        while True:
-            k = f - start
-            offsets[k] = current
-            if f == stop - 1:
-                break
+        for k in range(0, frames - 1, self.commit):
+            f = start + k
             length = horizon_frames(ref, f, round(self.horizon * horizon))
-            best = self._search(f, length, states_q[k], states_v[k], current, mean, rng, assisted, samples)
+            best = self._search(f, length, states_q[k], states_v[k], controls[k], searched, mean, rng, samples)
             costs.append(best.cost)
-            commit = min(self.commit, stop - 1 - f)
-            knots = self._knots(f, length, current, best.free, best.residual)
-            ctrl = ControlGrid(commit + 1, self.substeps).expand(knots[:commit + 1])
-            q, v, _ = rollout(body.model, data, states_q[k], states_v[k], ctrl)
-            off = knots[:commit + 1, :nh] - ref.qpos[f:f + commit + 1, HINGE_QPOS]
-            for i in range(1, commit + 1):
-                offsets[k + i] = off[i]
-                states_q[k + i], states_v[k + i] = q[i * self.substeps], v[i * self.substeps]
-                if assisted:
-                    residual[k + i] = knots[i, nh:]
-            current = off[commit]
+            commit = min(self.commit, frames - 1 - k)
+            planned = self._controls(length, controls[k], searched, best.free)
+            knots = planned[:commit + 1] + np.pad(ref.qpos[f:f + commit + 1, HINGE_QPOS], ((0, 0), (0, NUM_RESIDUAL)))
+            q, v, _ = rollout(body.model, data, states_q[k], states_v[k],
+                              ControlGrid(commit + 1, self.substeps).expand(knots))
+            controls[k + 1:k + commit + 1] = planned[1:commit + 1]
+            states_q[k + 1:k + commit + 1] = q[self.substeps::self.substeps]
+            states_v[k + 1:k + commit + 1] = v[self.substeps::self.substeps]
             mean = self._shifted(best.free, length, commit)
-            f += commit
-        return Plan(offsets, residual, states_q, states_v, float(np.mean(costs)) if costs else 0.0)
+        residual = controls[:, nh:] if assisted else None
+        return Plan(controls[:, :nh], residual, states_q, states_v, float(np.mean(costs)) if costs else 0.0)
 
     # ---- internals ---------------------------------------------------------------------------------
 
@@ -141,86 +142,66 @@ class Planner:
             out[f, i], out[f, i + 1] = 1.0 - a, a
         return out
 
-    def _knots(self, frame: int, horizon: int, current: np.ndarray, free: np.ndarray,
-               residual: np.ndarray | None) -> np.ndarray:
-        """Per-frame control knots ``(..., horizon + 1, nu')`` of plans whose knots after the first are ``free
-        (..., K-1, len(columns))``: the reference's angles plus offsets that start at ``current`` (the control
-        executed now), the balance hinges following the plan, the others returning to the reference by the
-        second knot; then the residual controls (zero where none are given)."""
+    def _controls(self, horizon: int, current: np.ndarray, searched: np.ndarray, free: np.ndarray) -> np.ndarray:
+        """Per-frame controls ``(..., horizon + 1, nu)`` (hinge offsets from the reference, residual controls) of
+        plans whose knots after the first are ``free (..., K-1, len(searched))``: every control starts at
+        ``current`` (what is executed now); the searched ones follow the plan's knots, the others return to zero
+        by the second knot (the hinges to the reference)."""
         interp = self._interpolation(horizon)
         lead = free.shape[:-2]
-        knots_sel = np.concatenate([np.broadcast_to(current[self.columns], lead + (1, len(self.columns))), free],
-                                   axis=-2)
-        second_knot = horizon / (self.config.knots - 1)
-        fade = np.clip(1.0 - np.arange(horizon + 1) / second_knot, 0.0, 1.0)[:, None]
-        off = np.broadcast_to(current * fade, lead + (horizon + 1, len(current))).copy()
-        off[..., self.columns] = interp @ knots_sel
-        ctrl = self.reference.qpos[frame:frame + horizon + 1, HINGE_QPOS] + off
-        if residual is None:
-            return np.concatenate([ctrl, np.zeros(ctrl.shape[:-1] + (NUM_RESIDUAL,))], axis=-1)
-        res = interp @ np.concatenate([np.zeros(lead + (1, NUM_RESIDUAL)), residual], axis=-2)
-        return np.concatenate([ctrl, res], axis=-1)
+        fade = np.clip(1.0 - np.arange(horizon + 1) * (self.config.knots - 1) / horizon, 0.0, 1.0)[:, None]
+        out = np.broadcast_to(current * fade, lead + (horizon + 1, len(current))).copy()
+        first = np.broadcast_to(current[searched], lead + (1, len(searched)))
+        out[..., searched] = interp @ np.concatenate([first, free], axis=-2)
+        return out
 
     def _shifted(self, free: np.ndarray, horizon: int, commit: int) -> np.ndarray:
-        """The balance offsets of ``free`` at the frames of the next plan's knots (held past this horizon)."""
+        """The searched controls of ``free`` per frame from ``commit`` frames on (held past this horizon)."""
         per_frame = self._interpolation(horizon)[:, 1:] @ free
         return per_frame[np.minimum(np.arange(horizon + 1) + commit, horizon)]
 
     def _search(self, frame: int, horizon: int, qpos: np.ndarray, qvel: np.ndarray, current: np.ndarray,
-                mean: np.ndarray | None, rng: np.random.Generator, assisted: bool, scale: float) -> _Best:
+                searched: np.ndarray, mean: np.ndarray | None, rng: np.random.Generator, scale: float) -> _Best:
         """The best plan found from the state at ``frame`` (see the module docstring)."""
         body, cfg, sub = self.body, self.config, self.substeps
-        n_free, ncol = cfg.knots - 1, len(self.columns)
-        interp_frames = np.round(np.linspace(0.0, horizon, cfg.knots)[1:]).astype(int)
-        if mean is None:
-            mu = np.zeros((n_free, ncol))
-        else:
-            mu = mean[np.minimum(interp_frames, len(mean) - 1)]
-        mu_res = np.zeros((n_free, NUM_RESIDUAL))
-        sig = np.full((n_free, ncol), cfg.sigma)
-        sig_res = np.full((n_free, NUM_RESIDUAL), cfg.sigma)
+        shape = (cfg.knots - 1, len(searched))
+        at = np.round(np.linspace(0.0, horizon, cfg.knots)[1:]).astype(int)
+        mu = np.zeros(shape) if mean is None else mean[np.minimum(at, len(mean) - 1)]
+        sig = np.full(shape, cfg.sigma)
         samples = max(2, round(cfg.samples * scale))
         elite = max(2, round(cfg.elite * samples))
         state = full_state(body.model, qpos, qvel)
         reference = self.reference.sites[frame + 1:frame + horizon + 1]
+        base = np.pad(self.reference.qpos[frame:frame + horizon + 1, HINGE_QPOS], ((0, 0), (0, NUM_RESIDUAL)))
         grid = ControlGrid(horizon + 1, sub)
-        best = _Best(np.inf, mu, mu_res if assisted else None)
+        residual = searched >= body.num_hinges
 
-        def evaluate(free, res):
-            ctrl = grid.expand(self._knots(frame, horizon, current, free, res))
-            _, sensors, diverged = self.rollouts.run(state, ctrl)
+        def evaluate(free):
+            free[..., residual] = np.clip(free[..., residual], -1.0, 1.0)
+            _, sensors, diverged = self.rollouts.run(state, grid.expand(base + self._controls(
+                horizon, current, searched, free)))
             sites = sensors[:, sub - 1::sub].reshape(len(free), horizon, -1, 3)
-            effort_terms = free if res is None else np.concatenate([free, res], axis=-1)
-            cost = plan_cost(sites, reference, effort_terms, cfg.control_cost)
+            cost = plan_cost(sites, reference, free, cfg.control_cost)
             cost[diverged | ~np.isfinite(cost)] = np.inf
             return cost
 
+        best = _Best(np.inf, mu)
         for _ in range(cfg.iterations):
-            free = mu + rng.standard_normal((samples, n_free, ncol)) * sig
+            free = mu + rng.standard_normal((samples, *shape)) * sig
             free[0] = mu
-            res = None
-            if assisted:
-                res = mu_res + rng.standard_normal((samples, n_free, NUM_RESIDUAL)) * sig_res
-                res[0] = mu_res
-                res = np.clip(res, -1.0, 1.0)
-            cost = evaluate(free, res)
+            cost = evaluate(free)
             order = np.argsort(cost, kind="stable")
             if cost[order[0]] < best.cost:
-                best = _Best(float(cost[order[0]]), free[order[0]].copy(),
-                             None if res is None else res[order[0]].copy())
-            top = order[:elite]
-            mu, sig = free[top].mean(axis=0), np.maximum(free[top].std(axis=0), MIN_SIGMA)
-            if assisted:
-                mu_res, sig_res = res[top].mean(axis=0), np.maximum(res[top].std(axis=0), MIN_SIGMA)
+                best = _Best(float(cost[order[0]]), free[order[0]].copy())
+            top = free[order[:elite]]
+            mu, sig = top.mean(axis=0), np.maximum(top.std(axis=0), MIN_SIGMA)
         # the final mean, free of sampling noise, where it does at least as well as the best sample
-        cost = evaluate(mu[None], None if not assisted else mu_res[None])[0]
-        if cost <= best.cost:
-            best = _Best(float(cost), mu, mu_res if assisted else None)
-        return best
+        final = mu[None].copy()
+        cost = evaluate(final)[0]
+        return _Best(float(cost), final[0]) if cost <= best.cost else best
 
 
 @dataclass(frozen=True)
 class _Best:
     cost: float
-    free: np.ndarray  # (K-1, len(columns)) balance offsets at the knots after the first
-    residual: np.ndarray | None  # (K-1, 6)
+    free: np.ndarray  # (K-1, searched) the searched controls at the knots after the first

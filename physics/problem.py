@@ -95,7 +95,8 @@ class WindowProblem:
 
 def _frames(body: Body, traj: Trajectory, sites: np.ndarray, substeps: int) -> WindowRollout:
     steps = np.arange(len(sites)) * substeps
-    forces = traj.force[np.minimum(steps, len(traj.force) - 1)]
+    forces = traj.force[np.minimum(steps, len(traj.force) - 1)].copy()
+    forces[:, body.num_hinges:] *= body.residual_gear  # MuJoCo's actuator force is before the gear
     return WindowRollout(traj.qpos[steps], traj.qvel[steps], forces, sites, touched_ground(body, traj.qpos[steps]))
 
 

@@ -200,8 +200,8 @@ def tracking_reference(body: Body, obs: Observations, config: ReferenceConfig) -
         q[:, 2] = ground_root_height(body, q, config.ground_snap)
         ref = qpos_to_motion(body, q, ref.fps)
     if config.refine_iterations > 0:
-        ref = refine_motion(body, obs, ref, config.weights, config.refine_iterations)
+        ref = refine_motion(body, obs, ref, config.refine_weights, config.refine_iterations)
     pins, stance = stance_pins(body, ref, config.pin_speed)
     if config.refine_iterations > 0 and stance.any():
-        ref = refine_motion(body, obs, ref, config.weights, config.refine_iterations, pins, stance)
+        ref = refine_motion(body, obs, ref, config.refine_weights, config.refine_iterations, pins, stance)
     return trajectory(body, ref, config.smooth_sigma, stance, pins)

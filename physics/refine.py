@@ -49,7 +49,9 @@ class Problem(Protocol):
 @dataclass(frozen=True)
 class Solver:
     """How every window is refined: an optimizer factory, the optimizer steps per window and a name that
-    identifies both with the optimizer's settings (it keys the window cache and labels the reports)."""
+    identifies both with every setting that changes the result, the device included (CPU and CUDA agree only
+    to about 1e-5): it keys the window cache and labels the reports. :func:`phymo.optimizer.window_solver`
+    names it with :meth:`phymo.optimizer.OptimizerConfig.identity`."""
 
     make: OptimizerFactory
     steps: int

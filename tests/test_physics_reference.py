@@ -6,7 +6,7 @@ import pytest
 from phymo.data import metrics, synthesize_observations, walking_motion
 from phymo.physics import ReferenceConfig
 from phymo.physics.body import BodyConfig, build_body
-from phymo.physics.loss import LossWeights
+from phymo.physics.config import LossWeights
 from phymo.physics.reference import refine_motion, stance_pins, tracking_reference
 
 WEIGHTS = LossWeights(foot_pin=1e3, smooth_pos=1e-3)
@@ -31,7 +31,8 @@ def test_refinement_moves_the_estimate_towards_the_truth(walk):
 
 def test_reference_feet_stand_on_their_pins(walk):
     truth, obs, body = walk
-    ref, pins, stance = tracking_reference(body, obs, ReferenceConfig(weights=WEIGHTS))
+    reference = tracking_reference(body, obs, ReferenceConfig(refine_weights=WEIGHTS))
+    ref, pins, stance = reference.motion, reference.pins, reference.stance
     assert stance.mean() > 0.3  # a walk: every foot joint stands for a good part of the clip
     feet = ref.positions()[:, body.foot_sites()]
     off = np.linalg.norm(feet[..., :2] - pins[..., :2], axis=-1)[stance]
@@ -52,5 +53,30 @@ def test_missing_keypoints_and_bad_estimates_are_tolerated(walk):
     rot[3] = np.nan
     broken = type(obs.kinematic)(obs.kinematic.skeleton, obs.fps, obs.kinematic.root_translation, rot)
     bad = type(obs)(obs.keypoints_2d, obs.confidence, obs.camera, obs.fps, broken, obs.meta)
-    ref, pins, stance = tracking_reference(body, bad, ReferenceConfig(weights=WEIGHTS))
-    assert ref is broken and pins is None and stance is None  # its windows fall back
+    assert tracking_reference(body, bad, ReferenceConfig(refine_weights=WEIGHTS)) is None  # its windows fall back
+
+
+def test_the_reference_is_smoothed_once_and_sliced_alike(walk):
+    """A frame's reference (angles, velocities, sites, flight) is the same in every window it falls in: windows
+    slice one trajectory instead of smoothing their own slice again."""
+    truth, obs, body = walk
+    reference = tracking_reference(body, obs, ReferenceConfig(refine_iterations=0))
+    a, b = reference.slice(10, 25), reference.slice(20, 35)
+    np.testing.assert_array_equal(a.qpos[10:], b.qpos[:5])
+    np.testing.assert_array_equal(a.qvel[10:], b.qvel[:5])
+    np.testing.assert_array_equal(a.sites[10:], b.sites[:5])
+    assert a.num_frames == 15 and a.motion.num_frames == 15
+
+
+def test_flight_is_where_no_foot_joint_is_in_contact(walk):
+    """A walk always has a foot down; lifted 0.3 m for some frames it is in flight there and only there."""
+    from phymo.data import Motion
+    from phymo.physics.reference import trajectory
+
+    truth, obs, body = walk
+    assert not trajectory(body, truth, sigma=0.0).flight.any()
+    lift = np.zeros((truth.num_frames, 3))
+    lift[20:30, 2] = 0.3
+    jumped = Motion(truth.skeleton, truth.fps, truth.root_translation + lift, truth.rotations)
+    flight = trajectory(body, jumped, sigma=0.0).flight
+    np.testing.assert_array_equal(np.flatnonzero(flight), np.arange(20, 30))

@@ -33,6 +33,15 @@ def _physics_optimizer_options(parser: argparse.ArgumentParser) -> None:
                         help="update scale of the learned optimizers (default: the reconstruction's)")
 
 
+def _own_feet_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--root", type=Path, default=None,
+                        help="mocap corpus (BVH files; default: the shared data, $PHYMO_DATA or ../shared/data)")
+    parser.add_argument("--split", choices=["train", "validation", "test", "all"], default="train",
+                        help="the corpus split whose clips are tracked")
+    parser.add_argument("--max-frames", type=int, default=150, help="frames per clip at 30 fps")
+    parser.add_argument("--clips", nargs="+", default=None, help="only clips whose file names contain one of these")
+
+
 def _gpu_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cuda", help="the device checked against the CPU (default cuda)")
 
@@ -54,6 +63,8 @@ BENCHMARKS: dict[str, Benchmark] = {
                      "Optimus on CUDA: agreement with the CPU, step time and memory, meta-training throughput",
                      _gpu_options),
     "optimizers": Benchmark("phymo.optimizer.benchmark:run", "optimizers on held-out test functions"),
+    "own-feet": Benchmark("phymo.app.benchmarks.own_feet:run",
+                          "does the body stand on its own? true mocap as the reference (rung 1)", _own_feet_options),
     "physics": Benchmark("phymo.physics.benchmark:run", "rollout and gradient cost of the simulation"),
     "physics-optimizers": Benchmark("phymo.app.benchmarks.physics_optimizers:run",
                                     "optimizers on the same physics windows at the same evaluation budget",

@@ -14,7 +14,9 @@ from pathlib import Path
 PIPELINE_OPTIONS = (("optimizer", "name"), ("optimizer", "device"), ("optimizer", "steps"),
                     ("optimizer", "lr"), ("optimizer", "step_scale"), ("physics", "windows", "window"),
                     ("physics", "windows", "overlap"), ("physics", "windows", "max_deviation"),
-                    ("physics", "simulation", "substeps"), ("physics", "simulation", "threads"),
+                    ("physics", "simulation", "max_timestep"), ("physics", "simulation", "threads"),
+                    ("physics", "servo", "frequency"), ("physics", "planner", "horizon"),
+                    ("physics", "planner", "samples"), ("physics", "planner", "iterations"), ("physics", "residual"),
                     ("physics", "fit_ankle"), ("person",), ("overlay",), ("smpl_model",))
 #: the flags of ``reconstruct`` alone
 INPUT_OPTIONS = (("start",), ("end",), ("fit", "height"), ("focal",), ("calibration",), ("camera",))
@@ -88,8 +90,12 @@ def print_summary(report: dict, out: Path) -> None:
     counts = window_counts(w["status"] for w in windows)
     print("  physics windows: " + ", ".join(f"{n} {status.value}" for status, n in counts.items()))
     fell = [w for w in windows if WindowStatus(w["status"]) is WindowStatus.FELL_BACK]
-    for w in fell:
-        print(f"    fell back: frames {w['start']}-{w['stop'] - 1} (segment {w['segment'] + 1}): {w['reason']}")
+    for w in windows:
+        if WindowStatus(w["status"]) in (WindowStatus.ASSISTED, WindowStatus.FELL_BACK):
+            held = f", the residual root force held {w['residual_share']:.0%} of the body weight" * bool(
+                w["residual_share"])
+            print(f"    {w['status']}: frames {w['start']}-{w['stop'] - 1} (segment {w['segment'] + 1}){held}: "
+                  f"{w['reason']}")
     print("  outputs: " + ", ".join(report["files"]))
     for line in report["input"]["guesses"]["weak"]:
         print(f"  note: {line}")

@@ -112,7 +112,7 @@ def compare_on_windows(obs, physics, optimizer, name: str, seq=None) -> dict:
     builder (:meth:`phymo.physics.PreparedSequence.window`) from the reference's state, so every optimizer sees the
     very same problems; ``seq``: ``obs`` already prepared (:func:`phymo.physics.prepare`). Returns the steps,
     seconds and ``(window, evaluation, loss, seconds)`` events."""
-    from phymo.physics import prepare, solve_window, window_starts
+    from phymo.physics import prepare, refine, window_starts
 
     seq, solver = seq or prepare(obs, physics), _solver(optimizer, name)
     w = physics.windows
@@ -120,7 +120,7 @@ def compare_on_windows(obs, physics, optimizer, name: str, seq=None) -> dict:
     for k, s in enumerate(window_starts(obs.num_frames, w.window, w.overlap)):
         problem = seq.window(s, min(s + w.window, obs.num_frames))
         try:
-            sol = solve_window(problem, solver)
+            sol = refine(problem, solver)
         finally:
             problem.close()
         steps += sol.steps
