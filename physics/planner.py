@@ -25,7 +25,7 @@ import numpy as np
 
 from phymo.data import G
 
-from .body import HINGE_QPOS, NUM_RESIDUAL, Body
+from .body import NUM_RESIDUAL, Body
 from .config import PlannerConfig
 from .dynamics import BatchRollout, ControlGrid, full_state, rollout
 from .objective import plan_cost
@@ -120,7 +120,7 @@ class Planner:
             costs.append(best.cost)
             commit = min(self.commit, frames - 1 - k)
             planned = self._controls(length, controls[k], searched, best.free)
-            knots = planned[:commit + 1] + np.pad(ref.qpos[f:f + commit + 1, HINGE_QPOS], ((0, 0), (0, NUM_RESIDUAL)))
+            knots = planned[:commit + 1] + np.pad(ref.targets[f:f + commit + 1], ((0, 0), (0, NUM_RESIDUAL)))
             q, v, _ = rollout(body.model, data, states_q[k], states_v[k],
                               ControlGrid(commit + 1, self.substeps).expand(knots))
             controls[k + 1:k + commit + 1] = planned[1:commit + 1]
@@ -172,7 +172,7 @@ class Planner:
         elite = max(2, round(cfg.elite * samples))
         state = full_state(body.model, qpos, qvel)
         reference = self.reference.sites[frame + 1:frame + horizon + 1]
-        base = np.pad(self.reference.qpos[frame:frame + horizon + 1, HINGE_QPOS], ((0, 0), (0, NUM_RESIDUAL)))
+        base = np.pad(self.reference.targets[frame:frame + horizon + 1], ((0, 0), (0, NUM_RESIDUAL)))
         grid = ControlGrid(horizon + 1, sub)
         residual = searched >= body.num_hinges
 

@@ -21,7 +21,7 @@ import torch
 from phymo.data import Observations
 
 from .adjoint import Simulator, Trajectory, default_threads, differentiable_rollout
-from .body import HINGE_QPOS, NUM_RESIDUAL, ROOT_POS, Body
+from .body import NUM_RESIDUAL, ROOT_POS, Body
 from .config import LossWeights, ReconstructConfig
 from .dynamics import BatchRollout
 from .fit import fitted_body
@@ -72,9 +72,10 @@ class WindowProblem:
             [self.plan.offsets, self.plan.residual], axis=1)
 
     def knots(self, x: torch.Tensor) -> torch.Tensor:
-        """Per-frame control knots ``(F, nu)`` of variables ``x``: reference angles plus offsets, residual."""
+        """Per-frame control knots ``(F, nu)`` of variables ``x``: the reference's servo targets plus offsets, then
+        the residual controls."""
         nh = self.body.num_hinges
-        targets = torch.as_tensor(self.reference.qpos[:, HINGE_QPOS]) + x[:, :nh]
+        targets = torch.as_tensor(self.reference.targets) + x[:, :nh]
         residual = x[:, nh:] if self.assisted else x.new_zeros((x.shape[0], NUM_RESIDUAL))
         return torch.cat([targets, residual], dim=1)
 

@@ -40,6 +40,7 @@ from phymo.data import (
 )
 
 from .body import ROOT_QUAT, Body, motion_to_qpos, qpos_to_motion, qpos_to_qvel, site_positions
+from .feedforward import servo_targets
 from .objective import WindowTargets, window_loss
 
 if TYPE_CHECKING:
@@ -54,6 +55,8 @@ class Reference:
         motion: the refined, grounded, foot-pinned estimate (before smoothing).
         qpos: ``(T, nq)`` its smoothed MuJoCo positions: the servos' targets are its hinge angles.
         qvel: ``(T, nv)`` their velocities (central differences).
+        targets: ``(T, num_hinges)`` the servos' targets: the hinge angles moved by what the servos must push
+            to move the body along them (:func:`~phymo.physics.feedforward.servo_targets`).
         sites: ``(T, J, 3)`` the body's joint sites in ``qpos``: what the planner and the loss compare with.
         stance, pins: ``(T, 4)`` foot joints in stance and ``(T, 4, 3)`` where they are pinned (None: no pins).
         flight: ``(T,)`` no foot joint in contact (:data:`phymo.data.metrics.FOOT_CONTACT`): the body is in
@@ -63,6 +66,7 @@ class Reference:
     motion: Motion
     qpos: np.ndarray
     qvel: np.ndarray
+    targets: np.ndarray
     sites: np.ndarray
     stance: np.ndarray | None
     pins: np.ndarray | None
@@ -76,13 +80,14 @@ class Reference:
         """Frames ``[start, stop)``."""
         cut = (lambda a: None if a is None else a[start:stop])  # noqa: E731
         return Reference(self.motion.slice(start, stop), self.qpos[start:stop], self.qvel[start:stop],
-                         self.sites[start:stop], cut(self.stance), cut(self.pins), self.flight[start:stop])
+                         self.targets[start:stop], self.sites[start:stop], cut(self.stance), cut(self.pins),
+                         self.flight[start:stop])
 
 
 def trajectory(body: Body, motion: Motion, sigma: float, stance: np.ndarray | None = None,
                pins: np.ndarray | None = None) -> Reference:
     """The :class:`Reference` of ``motion``: joint angles smoothed over ``sigma`` frames (quaternion signs made
-    continuous first), velocities, sites and flight phases."""
+    continuous first), velocities, servo targets, sites and flight phases."""
     q = motion_to_qpos(body, motion)
     quat = q[:, ROOT_QUAT]
     for i in range(1, len(quat)):
@@ -93,7 +98,8 @@ def trajectory(body: Body, motion: Motion, sigma: float, stance: np.ndarray | No
     sites = site_positions(body, q)
     feet = sites[:, body.foot_sites()]
     flight = ~FOOT_CONTACT.in_contact(feet, FOOT_JOINTS).any(axis=1)
-    return Reference(motion, q, qpos_to_qvel(body, q, 1.0 / motion.fps), sites, stance, pins, flight)
+    v = qpos_to_qvel(body, q, 1.0 / motion.fps)
+    return Reference(motion, q, v, servo_targets(body, q, v, motion.fps), sites, stance, pins, flight)
 
 
 def smooth_frames(x: np.ndarray, sigma: float) -> np.ndarray:
