@@ -160,14 +160,14 @@ class WindowConfig:
         overlap: frames a window looks past the start of the next one. The output takes a window's frames
             up to the next window's start, and the next window starts from this window's simulated state
             there, so windows join without a jump in pose or velocity.
-        max_deviation: a window whose simulated joints end up farther than this (mean, metres) from the
-            reference lost it: it is solved again (:mod:`phymo.physics.window`).
+        max_deviation: a window whose simulated pose is farther than this (mean over joints and frames,
+            root-aligned, metres) from the reference's lost it: it is solved again (:mod:`phymo.physics.window`).
     """
 
     window: int = field(default=15, metadata={"help": "frames per physics window"})
     overlap: int = field(default=3, metadata={"help": "frames a physics window looks past the next window's start"})
     max_deviation: float = field(default=0.12, metadata={
-        "help": "mean distance (m) from the reference beyond which a window counts as lost"})
+        "help": "mean root-aligned distance (m) from the reference beyond which a window counts as lost"})
 
     def __post_init__(self) -> None:
         check_range("window", self.window, 2)
