@@ -42,6 +42,7 @@ from phymo.data import (
 from .body import ROOT_QUAT, Body, motion_to_qpos, qpos_to_motion, qpos_to_qvel, site_positions
 from .feedforward import servo_targets
 from .objective import WindowTargets, window_loss
+from .smoothing import smooth_frames
 
 if TYPE_CHECKING:
     from .config import LossWeights, ReferenceConfig
@@ -99,18 +100,7 @@ def trajectory(body: Body, motion: Motion, sigma: float, stance: np.ndarray | No
     feet = sites[:, body.foot_sites()]
     flight = ~FOOT_CONTACT.in_contact(feet, FOOT_JOINTS).any(axis=1)
     v = qpos_to_qvel(body, q, 1.0 / motion.fps)
-    return Reference(motion, q, v, servo_targets(body, q, v, motion.fps), sites, stance, pins, flight)
-
-
-def smooth_frames(x: np.ndarray, sigma: float) -> np.ndarray:
-    """Gaussian smoothing of ``x (T, D)`` over time (``sigma`` frames, edges padded)."""
-    if sigma <= 0 or len(x) < 3:
-        return x.copy()
-    r = int(np.ceil(3 * sigma))
-    k = np.exp(-0.5 * (np.arange(-r, r + 1) / sigma) ** 2)
-    k /= k.sum()
-    pad = np.pad(x, [(r, r)] + [(0, 0)] * (x.ndim - 1), mode="edge")
-    return np.stack([np.convolve(pad[:, i], k, mode="valid") for i in range(x.shape[1])], axis=1)
+    return Reference(motion, q, v, servo_targets(body, q, v, motion.fps, sigma), sites, stance, pins, flight)
 
 
 def ground_root_height(body: Body, qpos: np.ndarray, snap: float) -> np.ndarray:
