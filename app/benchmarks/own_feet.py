@@ -1,4 +1,4 @@
-"""``phymo bench own-feet``: does the body stand on its own? Measured rung by rung.
+"""``phymo bench own-feet``: does the body stand on its own? Measured rung by rung (``--rung 1|2|3``).
 
 - **Rung 1** (``--rung 1``): true motion capture as the reference, no video. Each clip of a corpus split,
   resampled to 30 fps and cut to ``--max-frames``, is seen exactly (keypoints: its joints projected by a
@@ -8,6 +8,12 @@
   ``mpjpe_mm`` (root-aligned, against the clip), ``residual_share`` (mean residual root force over the body
   weight), ``assisted_windows``, ``cpu_s_per_video_s``, and a verdict against the bounds of the clip's kind
   (:data:`BOUNDS`, by its name).
+- **Rung 2** (``--rung 2``): motion capture seen through synthetic observations (``phymo evaluate --dataset
+  mocap`` on ``--split``, 4 sequences of 90 frames, as docs/results.md measures it): a row per split with the
+  physics beside the kinematic estimate and the truth's own skating, the windows per outcome and the share
+  solved without the residual, and a verdict against :data:`RUNG2`.
+- **Rung 3** (``--rung 3``): every real clip of the shared data through ``phymo reconstruct`` (the rows of
+  ``phymo bench plausibility``, 0.01 px perturbation included), with a verdict against :data:`RUNG3`.
 """
 
 from __future__ import annotations
@@ -29,6 +35,15 @@ BOUNDS = {"walk": (("walk", "turn", "stand", "idle", "gesture", "wave"), 40.0),
           "run": (("run", "dash", "jog"), 60.0),
           "other": ((), None)}
 FPS = 30.0
+#: rung 2's bounds: physics MPJPE at most the residual-era figure (Optimus, docs/results.md) plus this, mm; at least
+#: this share of windows solved without the residual; skating at most this times the truth's; penetration, mm
+RUNG2 = {"mpjpe_before_mm": {"validation": 25.4, "test": 21.2}, "mpjpe_margin_mm": 5.0, "residual_free_share": 0.9,
+         "skating_over_truth": 1.5, "penetration_mm": 2.0}
+#: rung 3's bounds: the residual's mean share of body weight on standing, balancing and walking clips; physics
+#: reprojection at most the kinematic one's plus this, px; floating, mm
+RUNG3 = {"residual_share": 0.05, "reprojection_margin_px": 3.0, "floating_mm": 30.0}
+#: the real clips that stand, balance or walk (the rest: sports, jumping jacks and a flip)
+STANDING_CLIPS = ("pose2sim", "body3d", "multi_person", "street")
 
 
 def kind_of(name: str) -> str:
@@ -73,16 +88,70 @@ def rung1_row(path: Path, name: str, max_frames: int, config: ReconstructConfig,
            "residual_share": residual_share, "assisted_windows": rec.count(WindowStatus.ASSISTED),
            "fell_back_windows": rec.count(WindowStatus.FELL_BACK), "windows": len(rec.windows),
            "cpu_s_per_video_s": cpu / (motion.num_frames / FPS), "wall_s_per_video_s": wall / (motion.num_frames / FPS)}
+    names, heights = motion.skeleton.names, rec.standing_heights
+    phys = metrics.plausibility(simulated, FPS, names, standing_heights=heights)
+    true = metrics.plausibility(truth, FPS, names, standing_heights=heights)
+    row |= {"skating": phys.foot_skating, "skating_truth": true.foot_skating, "floating_mm": phys.floating_mm,
+            "penetration_mm": phys.penetration_mm}
     ok = fell_at is None and residual_share == 0.0 and row["fell_back_windows"] == 0
     row["verdict"] = ("pass" if ok and row["mpjpe_mm"] <= bound else "fail") if bound is not None else (
         "stands" if ok else "falls")
     return row
 
 
-def run(quick: bool = False, root: Path | None = None, split: str = "train", max_frames: int = 150,
-        clips: list[str] | None = None) -> dict:
-    """Rung 1 over the clips of ``split`` (or those whose names contain one of ``clips``)."""
-    corpus = MocapCorpus(root or data_root())
+def rung2(root: Path, split: str, quick: bool, work: Path) -> dict:
+    """Rung 2's row of ``split`` (see the module docstring)."""
+    from .plausibility import mocap_row
+
+    row = mocap_row(root, quick, work, split)
+    windows = sum(row[f"{s.name.lower()}_windows"] for s in WindowStatus)
+    free = row["optimized_windows"] + row["resolved_windows"]
+    row["residual_free_share"] = free / windows if windows else float("nan")
+    bound = RUNG2["mpjpe_before_mm"].get(split)
+    checks = [row["residual_free_share"] >= RUNG2["residual_free_share"], row["fell_back_windows"] == 0,
+              row["penetration_mm"] <= RUNG2["penetration_mm"]]
+    if row.get("skating_truth") is not None:
+        checks.append(row["skating"] <= RUNG2["skating_over_truth"] * row["skating_truth"])
+    if bound is not None:
+        checks.append(row["mpjpe"] <= bound + RUNG2["mpjpe_margin_mm"])
+    row["verdict"] = "pass" if all(checks) else "fail"
+    return row
+
+
+def rung3_row(row: dict) -> dict:
+    """A ``phymo bench plausibility`` clip row with rung 3's verdict (see :data:`RUNG3`)."""
+    standing = any(k in row["clip"] for k in STANDING_CLIPS)
+    checks = {"reprojection": row["reproj_px"] <= row["reproj_px_kin"] + RUNG3["reprojection_margin_px"],
+              "skating": row["skating"] <= row["skating_kin"], "floating": row["floating_mm"] <= RUNG3["floating_mm"],
+              "no fallback": row["fell_back_windows"] == 0}
+    if standing:
+        checks["residual"] = (row["residual_share"] or 0.0) <= RUNG3["residual_share"]
+    failed = [k for k, ok in checks.items() if not ok]
+    return row | {"verdict": "pass" if not failed else "fail: " + ", ".join(failed)}
+
+
+def run(quick: bool = False, rung: int = 1, root: Path | None = None, split: str | None = None,
+        max_frames: int = 150, clips: list[str] | None = None) -> dict:
+    """The rung's rows (see the module docstring); ``split`` defaults to train (rung 1) or validation (rung 2)."""
+    import tempfile
+
+    root = root or data_root()
+    if rung == 2:
+        with tempfile.TemporaryDirectory(prefix="phymo-own-feet-") as tmp:
+            return {"rows": [rung2(root, split or "validation", quick, Path(tmp))], "settings": {"rung": 2}}
+    if rung == 3:
+        from phymo.pose import available_clips
+
+        from .plausibility import clip_row
+
+        rows = []
+        with tempfile.TemporaryDirectory(prefix="phymo-own-feet-") as tmp:
+            for k, (name, video, calibration) in enumerate(available_clips(root)):
+                rows.append(rung3_row(clip_row(name, video, calibration, quick, Path(tmp) / f"clip{k}")))
+                print(rows[-1], flush=True)
+        return {"rows": rows, "settings": {"rung": 3, "bounds": RUNG3}}
+    split = split or "train"
+    corpus = MocapCorpus(root)
     files = corpus.split(split)
     if clips:
         files = [f for f in files if any(c in f.name for c in clips)]
@@ -95,7 +164,7 @@ def run(quick: bool = False, root: Path | None = None, split: str = "train", max
         row = rung1_row(f, f.relative_to(corpus.root).as_posix(), max_frames, config, optimizer)
         print(", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()), flush=True)
         rows.append(row)
-    settings = {"split": split, "max_frames": max_frames, "fps": FPS}
+    settings = {"rung": 1, "split": split, "max_frames": max_frames, "fps": FPS}
     return {"rows": rows, "summary": summarize(rows), "settings": settings}
 
 

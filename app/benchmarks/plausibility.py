@@ -93,15 +93,15 @@ def clip_row(name: str, video: Path, calibration: Path | None, quick: bool, work
     return row
 
 
-def mocap_row(root: Path, quick: bool, work: Path) -> dict:
-    """The row of the mocap test split: physics beside its reference, the kinematic estimate and the truth."""
+def mocap_row(root: Path, quick: bool, work: Path, split: str = "test") -> dict:
+    """The row of a mocap split: physics beside its reference, the kinematic estimate and the truth."""
     from phymo.app.evaluation import EvalConfig, run_evaluation
 
-    cfg = EvalConfig(dataset="mocap", root=str(root), split="test", max_frames=30 if quick else 90,
+    cfg = EvalConfig(dataset="mocap", root=str(root), split=split, max_frames=30 if quick else 90,
                      max_sequences=1 if quick else 4)
-    summary = run_evaluation(cfg, work / "mocap")
+    summary = run_evaluation(cfg, work / f"mocap-{split}")
     phys, kin, gt = summary["physics"], summary["kinematic"], summary.get("ground_truth", {})
-    return {"clip": f"mocap test split ({summary['count']['ok']} sequences)", "frames": cfg.max_frames,
+    return {"clip": f"mocap {split} split ({summary['count']['ok']} sequences)", "frames": cfg.max_frames,
             "mpjpe_kin": kin["mpjpe"], "mpjpe_reference": phys["reference_mpjpe"], "mpjpe": phys["mpjpe"],
             "residual_n": phys["residual_force_n"], "residual_p95_n": phys["residual_force_p95_n"],
             "residual_share": phys["residual_share"], "floating_mm_kin": kin["floating_mm"],

@@ -34,12 +34,15 @@ def _physics_optimizer_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _own_feet_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--rung", type=int, choices=[1, 2, 3], default=1,
+                        help="1: true mocap as the reference; 2: mocap through synthetic observations; 3: real clips")
     parser.add_argument("--root", type=Path, default=None,
-                        help="mocap corpus (BVH files; default: the shared data, $PHYMO_DATA or ../shared/data)")
-    parser.add_argument("--split", choices=["train", "validation", "test", "all"], default="train",
-                        help="the corpus split whose clips are tracked")
-    parser.add_argument("--max-frames", type=int, default=150, help="frames per clip at 30 fps")
-    parser.add_argument("--clips", nargs="+", default=None, help="only clips whose file names contain one of these")
+                        help="the shared data (mocap corpus and clips; default: $PHYMO_DATA or ../shared/data)")
+    parser.add_argument("--split", choices=["train", "validation", "test", "all"], default=None,
+                        help="the corpus split (default: train for rung 1, validation for rung 2)")
+    parser.add_argument("--max-frames", type=int, default=150, help="rung 1: frames per clip at 30 fps")
+    parser.add_argument("--clips", nargs="+", default=None,
+                        help="rung 1: only clips whose file names contain one of these")
 
 
 def _gpu_options(parser: argparse.ArgumentParser) -> None:
