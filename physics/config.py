@@ -192,6 +192,8 @@ class LossWeights:
         foot_pin: squared horizontal distance (m^2) of a foot joint from its pinned stance position, in the
             frames where the reference has it in stance.
         penetration: squared depth (m^2) of any joint below the ground plane z = 0.
+        plan: squared distance (m^2) of the joints' centroid and of the foot joints from the planner's: the
+            refinement adjusts the pose but keeps the balance the planner found looking further ahead.
         smooth_ctrl: squared second difference of the control variables.
         smooth_pos: squared joint acceleration, (m/s^2)^2.
     """
@@ -205,6 +207,7 @@ class LossWeights:
     skating: float = 1.0
     foot_pin: float = 100.0
     penetration: float = 1e4
+    plan: float = 1e3
     smooth_ctrl: float = 1e-2
     smooth_pos: float = 1e-5
 

@@ -19,7 +19,7 @@ from phymo.data import FOOT_CONTACT, FOOT_JOINTS, Camera
 
 from .config import LossWeights
 
-#: the planner's weights (MuJoCo MPC's humanoid tracking task: centroid 100, joints about it 30), its
+#: the planner's weights (MuJoCo MPC's humanoid tracking task: centroid 100, each joint about it 30), its
 #: smooth-abs scale (m), and the centroid's height counted twice (a body that sinks is about to fall)
 CENTROID_WEIGHT, POSE_WEIGHT, SMOOTH_ABS, HEIGHT_FACTOR = 100.0, 30.0, 0.1, 2.0
 
@@ -36,7 +36,7 @@ def plan_cost(sites: np.ndarray, reference: np.ndarray, offsets: np.ndarray, con
     scale = np.array([1.0, 1.0, HEIGHT_FACTOR])
     centre = smooth_abs(np.linalg.norm((centroid - ref_centroid) * scale, axis=-1), SMOOTH_ABS).sum(axis=1)
     pose = (sites - centroid[:, :, None]) - (reference - ref_centroid[:, None])
-    shape = smooth_abs(np.linalg.norm(pose, axis=-1), SMOOTH_ABS).mean(axis=2).sum(axis=1)
+    shape = smooth_abs(np.linalg.norm(pose, axis=-1), SMOOTH_ABS).sum(axis=(1, 2))
     effort = (offsets.reshape(len(offsets), -1) ** 2).sum(axis=1)
     return CENTROID_WEIGHT * centre + POSE_WEIGHT * shape + control_cost * effort
 
@@ -56,6 +56,8 @@ class WindowTargets:
             ``foot_contact`` is 1; with them the skating term uses ``foot_contact``
             instead of a height test on the reference's feet.
         foot_contact: ``(F, len(foot_joints))`` 1 where the reference has the foot joint in stance, else 0.
+        plan: ``(F, J, 3)`` the joints as the planner executed them: the refinement keeps their centroid and the
+            feet near it (``LossWeights.plan``), the balance the planner found over its longer look-ahead.
     """
 
     keypoints_2d: torch.Tensor
@@ -66,15 +68,16 @@ class WindowTargets:
     foot_joints: list[int]
     foot_pins: torch.Tensor | None = None
     foot_contact: torch.Tensor | None = None
+    plan: torch.Tensor | None = None
 
     @classmethod
     def from_arrays(cls, keypoints_2d, confidence, kinematic, camera, fps, foot_joints, foot_pins=None,
-                    foot_contact=None):
+                    foot_contact=None, plan=None):
         t = lambda a: None if a is None else torch.as_tensor(np.asarray(a, dtype=np.float64))  # noqa: E731
         if foot_pins is not None:
             foot_pins = np.nan_to_num(np.asarray(foot_pins, dtype=np.float64)[..., :2])
         return cls(t(keypoints_2d), t(confidence), t(kinematic), camera, fps, list(foot_joints), t(foot_pins),
-                   t(foot_contact))
+                   t(foot_contact), t(plan))
 
 
 def loss_terms(pos: torch.Tensor, controls: torch.Tensor, residual: torch.Tensor | None, targets: WindowTargets,
@@ -103,12 +106,18 @@ def loss_terms(pos: torch.Tensor, controls: torch.Tensor, residual: torch.Tensor
     vel = (feet[1:, :, :2] - feet[:-1, :, :2]) * targets.fps
     skating = (contact * (vel ** 2).sum(-1)).mean() if pos.shape[0] > 1 else pos.new_zeros(())
     penetration = (torch.relu(-pos[..., 2]) ** 2).mean()
+    if targets.plan is None:
+        plan = pos.new_zeros(())
+    else:
+        plan_feet = targets.plan[:, targets.foot_joints]
+        plan = (((pos.mean(1) - targets.plan.mean(1)) ** 2).sum(-1).mean()
+                + ((feet - plan_feet) ** 2).sum(-1).mean())
     smooth_ctrl = (((knots[2:] - 2 * knots[1:-1] + knots[:-2]) ** 2).mean() if knots.shape[0] > 2
                    else knots.new_zeros(()))
     acc = (pos[2:] - 2 * pos[1:-1] + pos[:-2]) * targets.fps ** 2
     smooth_pos = (acc ** 2).sum(-1).mean() if pos.shape[0] > 2 else pos.new_zeros(())
     return {"reproj": reproj, "kin_global": kin_global, "kin_relative": kin_relative, "offset": offset,
-            "residual": residual, "skating": skating, "foot_pin": foot_pin, "penetration": penetration,
+            "residual": residual, "skating": skating, "foot_pin": foot_pin, "penetration": penetration, "plan": plan,
             "smooth_ctrl": smooth_ctrl, "smooth_pos": smooth_pos}
 
 

@@ -165,7 +165,8 @@ class PreparedSequence:
         obs, window_ref = self.obs.slice(start, stop), ref.slice(start, stop)
         targets = WindowTargets.from_arrays(obs.keypoints_2d, obs.confidence, window_ref.sites, obs.camera, obs.fps,
                                             body.foot_sites(), window_ref.pins,
-                                            None if window_ref.stance is None else window_ref.stance.astype(float))
+                                            None if window_ref.stance is None else window_ref.stance.astype(float),
+                                            site_positions(body, plan.qpos))
         sim = Simulator(body, stop - start, self.substeps, threads=threads)
         state0 = torch.as_tensor(np.concatenate([np.zeros(body.nv), qvel0]))
         return WindowProblem(start, stop, body, sim, np.asarray(qpos0, dtype=np.float64), state0, targets, cfg.weights,
