@@ -21,7 +21,7 @@ import torch
 from phymo.data import Observations
 
 from .adjoint import Simulator, Trajectory, default_threads, differentiable_rollout
-from .body import NUM_RESIDUAL, ROOT_POS, Body
+from .body import NUM_RESIDUAL, ROOT_POS, Body, site_positions
 from .config import LossWeights, ReconstructConfig
 from .dynamics import BatchRollout
 from .fit import fitted_body
