@@ -28,7 +28,7 @@ def shared_data():
 
 #: ``phymo evaluate`` on the first 30 frames of the trial shipped for the demo, its calibrated intrinsics given
 MULTIVIEW_ARGS = ("--dataset", "multiview", "--max-frames", "30", "--optimizer", "adam", "--steps", "2",
-                  "--window", "16", "--use-calibration")
+                  "--samples", "16", "--iterations", "2", "--window", "16", "--use-calibration")
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,8 @@ from phymo.app.commands import cli
 from phymo.app.demo.synthetic import write_demo_input
 from phymo.data import read_bvh
 
-FAST = ["--optimizer", "adam", "--steps", "2", "--window", "16"]
+#: a cheap planner and refinement: these tests are about the pipeline, not the quality of its physics
+FAST = ["--optimizer", "adam", "--steps", "2", "--window", "16", "--samples", "16", "--iterations", "2"]
 
 
 #: the demo video's background, repainted in a colour whose red and blue differ (RGB)

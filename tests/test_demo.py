@@ -10,7 +10,7 @@ from phymo.app.demo.run import DEMO_CLIP
 from phymo.app.demo.synthetic import demo_scene
 from phymo.app.evaluation.multiview import find_trial
 
-FAST = ["--optimizer", "adam", "--steps", "2", "--window", "16"]
+FAST = ["--optimizer", "adam", "--steps", "2", "--window", "16", "--samples", "16", "--iterations", "2"]
 
 
 def test_the_shipped_clip_carries_its_licence_and_source():

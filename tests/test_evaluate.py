@@ -20,9 +20,10 @@ from phymo.data.h36m import CAMERA_IDS, H36MDataset
 from phymo.data.metrics import FOOT_CONTACT, FOOT_JOINTS
 from phymo.data.skeleton import H36M_17, H36M_17_FROM_32
 from phymo.optimizer import OptimizerConfig
-from phymo.physics import ReconstructConfig, SimulationConfig, WindowConfig
+from phymo.physics import PlannerConfig, ReconstructConfig, SimulationConfig, WindowConfig
 
-FAST = ReconstructConfig(windows=WindowConfig(window=8, overlap=2), simulation=SimulationConfig(threads=1))
+FAST = ReconstructConfig(windows=WindowConfig(window=8, overlap=2), simulation=SimulationConfig(threads=1),
+                         planner=PlannerConfig(samples=16, iterations=2))
 ADAM = OptimizerConfig(name="adam", steps=1)
 
 
@@ -277,7 +278,8 @@ def test_cli_evaluate_mocap(tmp_path, capsys):
 
     _corpus(tmp_path, n=1, corrupt=False)
     rc = main(["evaluate", "--dataset", "mocap", "--root", str(tmp_path), "--split", "all", "--max-frames", "8",
-               "--window", "8", "--overlap", "2", "--steps", "1", "-o", str(tmp_path / "out")])
+               "--window", "8", "--overlap", "2", "--steps", "1", "--samples", "16", "--iterations", "2",
+               "-o", str(tmp_path / "out")])
     assert rc == 0 and "| **all** |" in capsys.readouterr().out
     config = json.loads((tmp_path / "out" / "config.json").read_text())
     assert config["physics"]["windows"]["window"] == 8 and config["optimizer"]["steps"] == 1

@@ -8,7 +8,6 @@ torque-tracking physics and its residual off, every one of these clips fell with
 
 import mujoco
 import numpy as np
-import pytest
 
 from phymo.app.benchmarks.own_feet import exact_observations
 from phymo.data import G, load_bvh_motion, metrics

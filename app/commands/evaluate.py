@@ -19,7 +19,8 @@ from pathlib import Path
 
 #: the configuration fields that are flags of ``evaluate`` (paths in EvalConfig)
 EVAL_OPTIONS = (("optimizer", "name"), ("optimizer", "steps"), ("optimizer", "lr"), ("optimizer", "step_scale"),
-                ("physics", "windows", "window"), ("physics", "windows", "overlap"), ("physics", "fit_ankle"))
+                ("physics", "windows", "window"), ("physics", "windows", "overlap"), ("physics", "fit_ankle"),
+                ("physics", "planner", "samples"), ("physics", "planner", "iterations"), ("physics", "residual"))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
