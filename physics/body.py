@@ -376,12 +376,12 @@ def qpos_to_motion(body: Body, qpos: np.ndarray, fps: float) -> Motion:
     """The :class:`Motion` (on the body's skeleton) of ``qpos (T, nq)``; leaf rotations are identity."""
     qpos = np.asarray(qpos, dtype=np.float64)
     rot = identity_quat((qpos.shape[0], body.skeleton.num_joints))
-    rot[:, 0] = quat_normalize(qpos[:, 3:7])
+    rot[:, 0] = quat_normalize(qpos[:, ROOT_QUAT])
     adr = 7
     for j in body.hinge_joints:
         rot[:, j] = euler_to_quat(qpos[:, adr:adr + 3], EULER_ORDER[_kind(body.skeleton.names[j])])
         adr += 3
-    return Motion(body.skeleton, fps, qpos[:, 0:3].copy(), rot)
+    return Motion(body.skeleton, fps, qpos[:, ROOT_POS].copy(), rot)
 
 
 def qpos_to_qvel(body: Body, qpos: np.ndarray, dt: float) -> np.ndarray:

@@ -26,7 +26,7 @@ import numpy as np
 
 from phymo.data import G, Observations
 
-from .body import NUM_RESIDUAL, Body, motion_to_qpos, qpos_to_qvel
+from .body import NUM_RESIDUAL, ROOT_QUAT, Body, motion_to_qpos, qpos_to_qvel
 from .dynamics import SimulationDiverged
 from .problem import PreparedSequence, fell
 from .refine import IterLog, Solver, one_thread, refine
@@ -207,7 +207,8 @@ def residual_share(body: Body, forces: np.ndarray) -> float:
 def fallback(body: Body, obs: Observations) -> WindowSolution:
     """The kinematic estimate of a window as simulation state; forces NaN (nothing was simulated)."""
     q = np.nan_to_num(motion_to_qpos(body, obs.kinematic))
-    q[:, 3:7] /= np.maximum(np.linalg.norm(q[:, 3:7], axis=1, keepdims=True), 1e-12)
-    q[np.linalg.norm(q[:, 3:7], axis=1) < 0.5, 3:7] = (1.0, 0.0, 0.0, 0.0)
+    quat = q[:, ROOT_QUAT]
+    quat /= np.maximum(np.linalg.norm(quat, axis=1, keepdims=True), 1e-12)
+    quat[np.linalg.norm(quat, axis=1) < 0.5] = (1.0, 0.0, 0.0, 0.0)
     return WindowSolution(q, qpos_to_qvel(body, q, 1.0 / obs.fps), np.full((len(q), body.nu), np.nan),
                           np.zeros((len(q), 0)))

@@ -81,8 +81,8 @@ def test_the_horizon_reaches_past_a_landing(walk):
 
 
 def test_the_planner_is_seeded_and_executes_what_it_reports(walk):
-    """Same seed, same plan; the reported states are the rollout of the reported offsets from the start state,
-    and the first executed control is the warm start's."""
+    """Same seed, same plan; the reported states are the rollout of the reported offsets (from the reference's servo
+    targets) from the start state, and the first executed control is the warm start's."""
     body, motion, qpos, qvel = walk
     ref = trajectory(body, motion, 1.5)
     config = PlannerConfig(samples=8, iterations=2)
@@ -95,6 +95,6 @@ def test_the_planner_is_seeded_and_executes_what_it_reports(walk):
     np.testing.assert_array_equal(plans[0].offsets, plans[1].offsets)
     plan = plans[0]
     np.testing.assert_array_equal(plan.offsets[0], warm[0])
-    knots = np.concatenate([ref.qpos[:10, HINGE_QPOS] + plan.offsets, np.zeros((10, NUM_RESIDUAL))], axis=1)
+    knots = np.concatenate([ref.targets[:10] + plan.offsets, np.zeros((10, NUM_RESIDUAL))], axis=1)
     q, _, _ = rollout(body.model, mujoco.MjData(body.model), ref.qpos[0], ref.qvel[0], ControlGrid(10, 4).expand(knots))
     np.testing.assert_allclose(plan.qpos, q[::4], atol=1e-9)
