@@ -89,13 +89,11 @@ class Planner:
         self.horizon, self.commit = config.frames(reference.motion.fps)
 
     def plan(self, start: int, stop: int, qpos: np.ndarray, qvel: np.ndarray, rng: np.random.Generator,
-             assisted: bool = False, warm: np.ndarray | None = None, samples: float = 1.0,
-             horizon: float = 1.0) -> Plan:
+             assisted: bool = False, warm: np.ndarray | None = None) -> Plan:
         """Execute frames ``[start, stop)`` of the reference from ``(qpos, qvel)`` at frame ``start``.
 
         ``warm (n, num_hinges)``: offsets to start from (the previous window's, for its frames from ``start``
-        on). ``samples`` and ``horizon`` scale the samples and the horizon (a re-solve). Raises
-        ``SimulationDiverged`` when the executed plan diverges.
+        on). Raises ``SimulationDiverged`` when the executed plan diverges.
         """
         body, ref = self.body, self.reference
         frames, nh = stop - start, body.num_hinges
@@ -115,8 +113,8 @@ class Planner:
         states_q[0], states_v[0] = qpos, qvel
         for k in range(0, frames - 1, self.commit):
             f = start + k
-            length = horizon_frames(ref, f, round(self.horizon * horizon))
-            best = self._search(f, length, states_q[k], states_v[k], controls[k], searched, mean, rng, samples)
+            length = horizon_frames(ref, f, self.horizon)
+            best = self._search(f, length, states_q[k], states_v[k], controls[k], searched, mean, rng)
             costs.append(best.cost)
             commit = min(self.commit, frames - 1 - k)
             planned = self._controls(length, controls[k], searched, best.free)
@@ -161,15 +159,14 @@ class Planner:
         return per_frame[np.minimum(np.arange(horizon + 1) + commit, horizon)]
 
     def _search(self, frame: int, horizon: int, qpos: np.ndarray, qvel: np.ndarray, current: np.ndarray,
-                searched: np.ndarray, mean: np.ndarray | None, rng: np.random.Generator, scale: float) -> _Best:
+                searched: np.ndarray, mean: np.ndarray | None, rng: np.random.Generator) -> _Best:
         """The best plan found from the state at ``frame`` (see the module docstring)."""
         body, cfg, sub = self.body, self.config, self.substeps
         shape = (cfg.knots - 1, len(searched))
         at = np.round(np.linspace(0.0, horizon, cfg.knots)[1:]).astype(int)
         mu = np.zeros(shape) if mean is None else mean[np.minimum(at, len(mean) - 1)]
         sig = np.full(shape, cfg.sigma)
-        samples = max(2, round(cfg.samples * scale))
-        elite = max(2, round(cfg.elite * samples))
+        samples, elite = cfg.samples, max(2, round(cfg.elite * cfg.samples))
         state = full_state(body.model, qpos, qvel)
         reference = self.reference.sites[frame + 1:frame + horizon + 1]
         base = np.pad(self.reference.targets[frame:frame + horizon + 1], ((0, 0), (0, NUM_RESIDUAL)))

@@ -144,15 +144,13 @@ class PreparedSequence:
 
     @one_thread()
     def window(self, start: int, stop: int, state: tuple[np.ndarray, np.ndarray] | None = None,
-               warm: np.ndarray | None = None, seed: int = 0, samples: float = 1.0, horizon: float = 1.0,
-               assisted: bool = False) -> WindowProblem:
+               warm: np.ndarray | None = None, seed: int = 0, assisted: bool = False) -> WindowProblem:
         """The problem of frames ``[start, stop)``: the planner's execution and the loss around it.
 
         The simulation starts from ``state = (qpos, qvel)`` (default: the reference's state at ``start``);
         ``warm (n, num_hinges)`` are offsets for frames from ``start`` on to start planning from (the previous
         window's). ``seed`` selects the planner's random stream (with the configured seed and ``start``);
-        ``samples`` and ``horizon`` scale its samples and horizon (a re-solve); ``assisted`` lets it use the
-        residual root controls.
+        ``assisted`` lets it use the residual root controls.
         Raises ``SimulationDiverged`` when the planner's execution diverges.
         """
         cfg, body, ref = self.config, self.body, self.reference
@@ -161,7 +159,7 @@ class PreparedSequence:
         rng = np.random.default_rng([cfg.planner.seed, start, seed])
         with BatchRollout(body.model, threads) as batch:
             plan = Planner(body, ref, cfg.planner, batch, self.substeps).plan(
-                start, stop, qpos0, qvel0, rng, assisted=assisted, warm=warm, samples=samples, horizon=horizon)
+                start, stop, qpos0, qvel0, rng, assisted=assisted, warm=warm)
         obs, window_ref = self.obs.slice(start, stop), ref.slice(start, stop)
         targets = WindowTargets.from_arrays(obs.keypoints_2d, obs.confidence, window_ref.sites, obs.camera, obs.fps,
                                             body.foot_sites(), window_ref.pins,

@@ -68,10 +68,10 @@ def test_windows_join_in_the_state_the_previous_one_reached(obs, monkeypatch):
 
 def test_seams_do_not_show_in_the_pelvis():
     """Largest frame-to-frame turn of the pelvis within 2 frames of a seam <= 1.5 x its 95th percentile away
-    from the seams."""
-    walk = synthesize_observations(walking_motion(2.0, 30.0), seed=4)
-    r = reconstruct(walk, dataclasses.replace(FAST, windows=WindowConfig()), adam(steps=2))
-    assert not any(w.fell_back for w in r.windows)
+    from the seams (the default planner: no window starts over from the reference)."""
+    walk = synthesize_observations(walking_motion(1.6, 30.0), seed=4)
+    r = reconstruct(walk, ReconstructConfig(simulation=SimulationConfig(threads=2)), adam(steps=2))
+    assert all(w.status is WindowStatus.OPTIMIZED for w in r.windows)
     jump = metrics.seam_jump(r.qpos[:, 3:7], [w.start for w in r.windows[1:]])
     assert jump.ratio <= 1.5, jump
 
@@ -169,7 +169,7 @@ def test_a_window_that_falls_is_rescued_by_the_residual_and_says_so():
     r = reconstruct(_moved(_standing(30), lean_deg=30.0), config, adam())
     w = r.windows[0]
     assert w.status is WindowStatus.ASSISTED, w.reason
-    assert len(w.failures) == 2 and {f for f, _ in w.failures} <= {Failure.FELL, Failure.LOST}
+    assert len(w.failures) == 1 and w.failures[0][0] in (Failure.FELL, Failure.LOST)  # no other start: the first
     assert w.residual_share > 0.05 and r.residual_force.max() > 50.0
 
 
@@ -182,7 +182,7 @@ def test_every_attempt_failing_falls_back_with_all_reasons(obs):
     """An estimate that jumps 2 m sideways between two frames: no body follows that, not even with the residual
     (3000 N at most)."""
     w = reconstruct(_moved(obs.slice(0, 15), shift=(2.0, 0.0, 0.0), from_frame=5), AS_GIVEN, adam()).windows[0]
-    assert w.fell_back and [f for f, _ in w.failures] == [Failure.LOST] * 3  # the first window has no other start
+    assert w.fell_back and [f for f, _ in w.failures] == [Failure.LOST] * 2  # the first window has no other start
     assert "residual allowed" in w.failures[-1][1]
 
 
