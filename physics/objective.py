@@ -23,8 +23,6 @@ from .config import LossWeights
 #: here 300, chosen on the training split: 100 let walks drift 0.05-0.18 m in the world, 1000 cost the pose 5 mm),
 #: its smooth-abs scale (m), and the centroid's height counted twice (a body that sinks is about to fall)
 CENTROID_WEIGHT, POSE_WEIGHT, SMOOTH_ABS, HEIGHT_FACTOR = 300.0, 30.0, 0.1, 2.0
-#: the planner's weight of a foot's horizontal speed (m/s, smooth-abs) where the reference stands on it (a joint's)
-SLIDE_WEIGHT = 30.0
 
 
 def smooth_abs(x: np.ndarray, p: float) -> np.ndarray:
@@ -32,36 +30,16 @@ def smooth_abs(x: np.ndarray, p: float) -> np.ndarray:
     return np.sqrt(x * x + p * p) - p
 
 
-def plan_cost(sites: np.ndarray, reference: np.ndarray, offsets: np.ndarray, control_cost: float,
-              feet: SlidingFeet | None = None) -> np.ndarray:
+def plan_cost(sites: np.ndarray, reference: np.ndarray, offsets: np.ndarray, control_cost: float) -> np.ndarray:
     """``(B,)`` cost of rollouts whose joint sites are ``sites (B, H, J, 3)`` against ``reference (H, J, 3)``
-    (world, metres), with servo target offsets ``offsets (B, ...)`` (rad) weighted by ``control_cost``, and the
-    horizontal speed of ``feet`` where the reference stands on them."""
+    (world, metres), with servo target offsets ``offsets (B, ...)`` (rad) weighted by ``control_cost``."""
     centroid, ref_centroid = sites.mean(axis=2), reference.mean(axis=1)
     scale = np.array([1.0, 1.0, HEIGHT_FACTOR])
     centre = smooth_abs(np.linalg.norm((centroid - ref_centroid) * scale, axis=-1), SMOOTH_ABS).sum(axis=1)
     pose = (sites - centroid[:, :, None]) - (reference - ref_centroid[:, None])
     shape = smooth_abs(np.linalg.norm(pose, axis=-1), SMOOTH_ABS).sum(axis=(1, 2))
     effort = (offsets.reshape(len(offsets), -1) ** 2).sum(axis=1)
-    cost = CENTROID_WEIGHT * centre + POSE_WEIGHT * shape + control_cost * effort
-    if feet is not None:
-        xy = sites[:, :, feet.joints, :2]
-        step = np.diff(np.concatenate([np.broadcast_to(feet.start, (len(xy), 1, *feet.start.shape)), xy], axis=1),
-                       axis=1)
-        speed = np.linalg.norm(step, axis=-1) * feet.fps
-        cost = cost + SLIDE_WEIGHT * (feet.stance * smooth_abs(speed, SMOOTH_ABS)).sum(axis=(1, 2))
-    return cost
-
-
-@dataclass(frozen=True)
-class SlidingFeet:
-    """What the planner's cost needs to see a stance foot slide: the foot joints' indices, their horizontal
-    positions ``start (4, 2)`` at the plan's first frame, the reference's stance ``(H, 4)`` over the horizon, fps."""
-
-    joints: list[int]
-    start: np.ndarray
-    stance: np.ndarray
-    fps: float
+    return CENTROID_WEIGHT * centre + POSE_WEIGHT * shape + control_cost * effort
 
 
 @dataclass

@@ -25,10 +25,10 @@ import numpy as np
 
 from phymo.data import G
 
-from .body import NUM_RESIDUAL, Body, site_positions
+from .body import NUM_RESIDUAL, Body
 from .config import PlannerConfig
 from .dynamics import BatchRollout, ControlGrid, full_state, rollout
-from .objective import SlidingFeet, plan_cost
+from .objective import plan_cost
 from .reference import Reference
 
 #: the hinges the planner searches (side-less joint and axis): sagittal and frontal balance at the hips,
@@ -172,19 +172,13 @@ class Planner:
         base = np.pad(self.reference.targets[frame:frame + horizon + 1], ((0, 0), (0, NUM_RESIDUAL)))
         grid = ControlGrid(horizon + 1, sub)
         residual = searched >= body.num_hinges
-        feet = None
-        if self.reference.stance is not None:
-            joints = body.foot_sites()
-            start = site_positions(body, qpos[None])[0, joints, :2]
-            stance = self.reference.stance[frame + 1:frame + horizon + 1].astype(float)
-            feet = SlidingFeet(joints, start, stance, self.reference.motion.fps)
 
         def evaluate(free):
             free[..., residual] = np.clip(free[..., residual], -1.0, 1.0)
             _, sensors, diverged = self.rollouts.run(state, grid.expand(base + self._controls(
                 horizon, current, searched, free)))
             sites = sensors[:, sub - 1::sub].reshape(len(free), horizon, -1, 3)
-            cost = plan_cost(sites, reference, free, cfg.control_cost, feet)
+            cost = plan_cost(sites, reference, free, cfg.control_cost)
             cost[diverged | ~np.isfinite(cost)] = np.inf
             return cost
 

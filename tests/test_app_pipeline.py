@@ -456,4 +456,5 @@ def test_a_run_that_mostly_fell_back_says_so(tmp_path, capsys):
     print_summary(assisted, tmp_path)
     out = capsys.readouterr().out
     assert "3 optimized, 0 re-solved, 1 assisted, 0 fell back" in out
-    assert "assisted: frames 0-14 (segment 1), the residual root force held 31% of the body weight: the body fell" in out
+    assert ("assisted: frames 0-14 (segment 1), the residual root force held 31% of the body weight: the body fell"
+            in out)

@@ -74,8 +74,8 @@ def test_the_window_cache_tells_devices_and_settings_apart(tmp_path):
     from phymo.physics.cache import cache_folder
 
     optimus = OptimizerConfig()
-    assert window_solver(optimus, "cpu").name == optimus.identity("cpu") == "optimus(step_scale=0.001, device=cpu)"
-    assert optimus.identity("cuda") == "optimus(step_scale=0.001, device=cuda)"
+    assert window_solver(optimus, "cpu").name == optimus.identity("cpu") == "optimus(step_scale=0.01, device=cpu)"
+    assert optimus.identity("cuda") == "optimus(step_scale=0.01, device=cuda)"
     assert OptimizerConfig(name="adam", lr=0.01).identity("cuda") == "adam(lr=0.01)"  # its tensors stay on the CPU
     assert OptimizerConfig(name="lbfgs", lr=0.5, step_scale=0.1).identity("cpu") == "lbfgs"
     obs = synthesize_observations(walking_motion(0.3, 30.0), None, seed=0)

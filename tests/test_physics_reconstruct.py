@@ -47,7 +47,8 @@ def test_window_starts_cover_sequence():
 
 def test_windows_join_in_the_state_the_previous_one_reached(obs, monkeypatch):
     """Each window starts from the simulated state of the previous one at its first frame, its planner from the
-    previous window's offsets there, and the output takes every window's frames up to the next one's start."""
+    previous window's offsets there, and the output takes every window's frames up to the next one's start. The
+    cheap planner's pose may stray near max_deviation; a loose bound keeps every window on its first attempt."""
     calls, real = [], sequence.solve_window
 
     def spy(seq, start, stop, used_to, state, warm, solver):
@@ -55,7 +56,8 @@ def test_windows_join_in_the_state_the_previous_one_reached(obs, monkeypatch):
         return real(seq, start, stop, used_to, state, warm, solver)
 
     monkeypatch.setattr(sequence, "solve_window", spy)
-    r = reconstruct(obs, FAST, adam())
+    loose = dataclasses.replace(FAST, windows=dataclasses.replace(FAST.windows, max_deviation=0.3))
+    r = reconstruct(obs, loose, adam())
     assert [w.status for w in r.windows] == [WindowStatus.OPTIMIZED] * 3
     assert calls[0][1] is None and calls[0][2] is None  # the first window starts from the reference
     for (s, (q0, v0), warm), before in zip(calls[1:], r.windows[:-1], strict=True):

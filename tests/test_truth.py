@@ -68,7 +68,7 @@ def test_a_body_placed_too_far_costs_only_the_camera_frame_error(tmp_path):
     assert values["mpjpe"] < 1e-6 and values["pa_mpjpe"] < 1e-6 and values["mpjpe_g"] < 1e-6
     assert values["mpjpe_cam"] == pytest.approx(200.0, abs=1e-6)
     assert sample.physics_extras == {"wall_s": 1.0, "steps": 3, "evaluations": 3, "optimized_windows": 1,
-                                     "resolved_windows": 0, "fell_back_windows": 0}
+                                     "resolved_windows": 0, "assisted_windows": 0, "fell_back_windows": 0}
     assert set(sample.plausibility) == {"kinematic", "physics"}  # the run's report.json's
 
 
