@@ -117,6 +117,20 @@ def touched_ground(body: Body, qpos: np.ndarray) -> int | None:
     return None
 
 
+def above_floor(body: Body, qpos: np.ndarray) -> np.ndarray:
+    """``qpos`` raised until no part of the body is under the floor: a window that starts from the reference starts
+    standing on the ground, not in it (a kinematic estimate may put a foot several centimetres under the floor, and
+    a knee touching it at the first frame would count as a fall)."""
+    data = mujoco.MjData(body.model)
+    data.qpos[:] = qpos
+    mujoco.mj_kinematics(body.model, data)
+    mujoco.mj_collision(body.model, data)
+    depth = max((-float(data.contact.dist[i]) for i in range(data.ncon)), default=0.0)
+    raised = np.array(qpos, dtype=np.float64)
+    raised[ROOT_POS.start + 2] += max(depth, 0.0)
+    return raised
+
+
 def fell(body: Body, rollout: WindowRollout, reference: Reference) -> str | None:
     """Why the body of ``rollout`` fell, or None: its pelvis sank below half the reference's height, or a part
     other than its feet and hands touched the ground."""
@@ -154,7 +168,7 @@ class PreparedSequence:
         Raises ``SimulationDiverged`` when the planner's execution diverges.
         """
         cfg, body, ref = self.config, self.body, self.reference
-        qpos0, qvel0 = (ref.qpos[start], ref.qvel[start]) if state is None else state
+        qpos0, qvel0 = (above_floor(body, ref.qpos[start]), ref.qvel[start]) if state is None else state
         threads = cfg.simulation.threads or default_threads()
         rng = np.random.default_rng([cfg.planner.seed, start, seed])
         with BatchRollout(body.model, threads) as batch:

@@ -254,3 +254,34 @@ def test_a_diverging_last_step_keeps_the_best_iterate(obs, monkeypatch, caplog):
 def test_settings_that_cannot_work_are_refused_naming_the_setting(make, setting):
     with pytest.raises(ConfigError, match=f"^{setting} must be"):
         make()
+
+
+def test_a_window_from_the_reference_starts_on_the_floor_not_in_it(obs):
+    """A kinematic estimate may bury a foot (the basketball clip's first frame: 77 mm), which made the first
+    window's knee touch the floor at frame 0 and count as a fall. The start is raised until nothing is under the
+    floor, by exactly the deepest penetration, and a pose above the floor is left alone."""
+    import mujoco
+
+    from phymo.physics.problem import above_floor, prepare
+
+    seq = prepare(obs, FAST)
+    body, standing = seq.body, seq.reference.qpos[0]
+
+    def deepest(q):
+        data = mujoco.MjData(body.model)
+        data.qpos[:] = q
+        mujoco.mj_kinematics(body.model, data)
+        mujoco.mj_collision(body.model, data)
+        return max((-float(data.contact.dist[i]) for i in range(data.ncon)), default=0.0)
+
+    lifted = above_floor(body, standing)
+    np.testing.assert_array_equal(lifted[3:], standing[3:])
+    buried = lifted.copy()
+    buried[2] -= 0.05
+    raised = above_floor(body, buried)
+    assert deepest(buried) > 0.01 and abs(deepest(raised)) < 1e-9  # standing on the floor, not above it
+    assert raised[2] - buried[2] == pytest.approx(deepest(buried), abs=1e-12)
+    np.testing.assert_array_equal(raised[3:], buried[3:])
+    high = lifted.copy()
+    high[2] += 0.1
+    np.testing.assert_array_equal(above_floor(body, high), high)
