@@ -24,10 +24,12 @@ from phymo.physics import (
     window_starts,
 )
 
-#: the machinery under test does not depend on a good plan: a cheap planner keeps these tests fast
+#: the machinery under test does not depend on a good plan: a cheap planner keeps these tests fast, and the lost
+#: test is as loose as such a planner needs (its pose strays further than the default planner's)
 CHEAP = PlannerConfig(samples=8, iterations=1)
-FAST = ReconstructConfig(windows=WindowConfig(window=8, overlap=2), simulation=SimulationConfig(threads=2),
-                         planner=CHEAP)
+LOOSE = 0.12
+FAST = ReconstructConfig(windows=WindowConfig(window=8, overlap=2, max_deviation=LOOSE),
+                         simulation=SimulationConfig(threads=2), planner=CHEAP)
 
 
 def adam(steps: int = 1, lr: float = 1e-3) -> Solver:
@@ -70,9 +72,11 @@ def test_windows_join_in_the_state_the_previous_one_reached(obs, monkeypatch):
 
 def test_seams_do_not_show_in_the_pelvis():
     """Largest frame-to-frame turn of the pelvis within 2 frames of a seam <= 1.5 x its 95th percentile away
-    from the seams (the default planner: no window starts over from the reference)."""
+    from the seams: the default planner, with the lost test loosened so that every window goes on from the
+    previous one's state (a window solved again from the reference's state jumps by design)."""
     walk = synthesize_observations(walking_motion(1.6, 30.0), seed=4)
-    r = reconstruct(walk, ReconstructConfig(simulation=SimulationConfig(threads=2)), adam(steps=2))
+    config = ReconstructConfig(simulation=SimulationConfig(threads=2), windows=WindowConfig(max_deviation=LOOSE))
+    r = reconstruct(walk, config, adam(steps=2))
     assert all(w.status is WindowStatus.OPTIMIZED for w in r.windows)
     jump = metrics.seam_jump(r.qpos[:, 3:7], [w.start for w in r.windows[1:]])
     assert jump.ratio <= 1.5, jump
@@ -135,7 +139,7 @@ def _moved(obs: Observations, shift=(0.0, 0.0, 0.0), lean_deg: float = 0.0, from
 
 #: the reference as the estimate gives it (no grounding, no refinement on the keypoints), one 15-frame window
 AS_GIVEN = dataclasses.replace(FAST, reference=ReferenceConfig(ground_snap=0.0, refine_iterations=0),
-                               windows=WindowConfig(window=15))
+                               windows=WindowConfig(window=15, max_deviation=LOOSE))
 
 
 def test_physics_lands_a_floating_estimate_on_its_feet(obs):
