@@ -101,6 +101,14 @@ def _frames(body: Body, traj: Trajectory, sites: np.ndarray, substeps: int) -> W
     return WindowRollout(traj.qpos[steps], traj.qvel[steps], forces, sites, touched_ground(body, traj.qpos[steps]))
 
 
+def _floor_contacts(model: mujoco.MjModel, data: mujoco.MjData, qpos: np.ndarray) -> mujoco.MjData:
+    """``data`` posed at ``qpos`` with its contacts found (the body's geoms collide only with the floor)."""
+    data.qpos[:] = qpos
+    mujoco.mj_kinematics(model, data)
+    mujoco.mj_collision(model, data)
+    return data
+
+
 def touched_ground(body: Body, qpos: np.ndarray) -> int | None:
     """The first frame of ``qpos (F, nq)`` where a geom other than the feet's and the forearms' (which carry the
     hands) touches the floor, or None."""
@@ -108,9 +116,7 @@ def touched_ground(body: Body, qpos: np.ndarray) -> int | None:
     allowed = feet | hands
     data = mujoco.MjData(body.model)
     for f, q in enumerate(qpos):
-        data.qpos[:] = q
-        mujoco.mj_kinematics(body.model, data)
-        mujoco.mj_collision(body.model, data)
+        _floor_contacts(body.model, data, q)
         if any(int(data.contact.geom[i, 1]) not in allowed and int(data.contact.geom[i, 0]) not in allowed
                for i in range(data.ncon)):
             return f
@@ -121,10 +127,7 @@ def above_floor(body: Body, qpos: np.ndarray) -> np.ndarray:
     """``qpos`` raised until no part of the body is under the floor: a window that starts from the reference starts
     standing on the ground, not in it (a kinematic estimate may put a foot several centimetres under the floor, and
     a knee touching it at the first frame would count as a fall)."""
-    data = mujoco.MjData(body.model)
-    data.qpos[:] = qpos
-    mujoco.mj_kinematics(body.model, data)
-    mujoco.mj_collision(body.model, data)
+    data = _floor_contacts(body.model, mujoco.MjData(body.model), qpos)
     depth = max((-float(data.contact.dist[i]) for i in range(data.ncon)), default=0.0)
     raised = np.array(qpos, dtype=np.float64)
     raised[ROOT_POS.start + 2] += max(depth, 0.0)

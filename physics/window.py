@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from phymo.data import G, Observations
+from phymo.data import G, Observations, metrics
 
 from .body import NUM_RESIDUAL, ROOT_QUAT, Body, motion_to_qpos, qpos_to_qvel
 from .dynamics import SimulationDiverged
@@ -185,11 +185,11 @@ def solve_window(seq: PreparedSequence, start: int, stop: int, used_to: int, sta
 
 def lost(sites: np.ndarray, reference: np.ndarray, max_deviation: float) -> str | None:
     """Why simulated joint sites ``(F, J, 3)`` lost the reference's, or None (see the module docstring)."""
-    pose = float(np.linalg.norm((sites - sites[:, :1]) - (reference - reference[:, :1]), axis=-1).mean())
+    pose = float(metrics.mpjpe(sites, reference))
     if pose > max_deviation:
         return (f"the pose is {pose:.3f} m from the reference's on average, root-aligned (> max_deviation "
                 f"{max_deviation} m)")
-    world = float(np.linalg.norm(sites - reference, axis=-1).mean())
+    world = float(metrics.mpjpe_global(sites, reference))
     if world > MAX_DRIFT:
         return f"the joints are {world:.3f} m from the reference's on average (> {MAX_DRIFT:g} m)"
     return None
