@@ -26,8 +26,8 @@ def gd_momentum(params, lr: float = 1e-3, momentum: float = 0.9) -> torch.optim.
     return torch.optim.SGD(params, lr=lr, momentum=momentum)
 
 
-def lbfgs(params, history: int = 10) -> torch.optim.Optimizer:
-    return LBFGS(params, history=history)
+def lbfgs(params, history: int = 10, lr: float | None = None) -> torch.optim.Optimizer:
+    return LBFGS(params, history=history, lr=lr)
 
 
 class _QuasiNewton(torch.optim.Optimizer):
@@ -100,14 +100,23 @@ class BFGS(_QuasiNewton):
 
 
 class LBFGS(_QuasiNewton):
-    """Limited-memory BFGS (two-loop recursion over the last ``history`` pairs), ``O(history d)``."""
+    """Limited-memory BFGS (two-loop recursion over the last ``history`` pairs), ``O(history d)``.
 
-    def __init__(self, params, history: int = 10):
+    ``lr``: the length of the first trial step (and of the first after a restart) along ``-g``; by default
+    ``min(1, 1/|g|)`` times the gradient's length. A problem whose loss is smooth only over a small radius
+    (a physics window: about 3e-3 rad, docs/results.md) sets it, or the line search spends its first
+    evaluations shrinking a far too long step."""
+
+    def __init__(self, params, history: int = 10, lr: float | None = None):
         super().__init__(params)
-        self.history, self.pairs, self.gamma = history, [], None
+        if lr is not None and not lr > 0:
+            raise ValueError(f"lr must be positive, got {lr}")
+        self.history, self.pairs, self.gamma, self.lr = history, [], None, lr
 
     def _reset(self, g):
-        self.pairs, self.gamma = [], 1.0 / max(float(g.norm()), 1.0)
+        norm = float(g.norm())
+        self.pairs = []
+        self.gamma = 1.0 / max(norm, 1.0) if self.lr is None else self.lr / max(norm, 1e-300)
 
     def _direction(self, g):
         if self.gamma is None:

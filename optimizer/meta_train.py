@@ -41,12 +41,16 @@ from . import weights as W
 
 @dataclass(frozen=True)
 class MetaTrainConfig:
-    """``tasks``: "functions" (:mod:`tasks`) or "physics" (:mod:`physics_tasks`, windows of the train split of
-    the mocap corpus at ``data_root``; ``dim_lo``/``dim_hi`` do not apply)."""
+    """``tasks``: "functions" (:mod:`tasks`) or "physics" (:mod:`physics_tasks`: a pool of ``pool_size`` windows
+    of the train split of the mocap corpus at ``data_root``, kept in ``pool_dir``; ``dim_lo``/``dim_hi`` do not
+    apply). ``max_seconds`` bounds the meta-training's wall time (building the pool is not counted)."""
 
     optimizer: str = "optimus"
     tasks: str = "functions"
     data_root: str | None = None
+    pool_dir: str | None = None     # physics: where the window problems are kept (default: <out>/pool)
+    pool_size: int = 64             # physics: windows of the train split drawn from
+    validate_windows: int = 8       # physics: windows of the validation split scored
     method: str = "tbptt"          # "tbptt" or "pes"
     steps: int = 1000
     n_tasks: int = 4
@@ -68,53 +72,89 @@ class MetaTrainConfig:
     validate_seeds: int = 2         # instances per evaluation family
 
 
-def validation_tasks(cfg: MetaTrainConfig) -> list[T.Task]:
+def _window_cache(cfg: MetaTrainConfig, out: Path):
+    from .physics_tasks import WindowCache
+
+    return WindowCache(cfg.pool_dir or out / "pool")
+
+
+def validation_tasks(cfg: MetaTrainConfig, out: Path | None = None) -> list[T.Task]:
     """The fixed validation set. Functions: ``validate_seeds`` instances of each evaluation family at
     ``validate_dim``, seeds from :data:`~phymo.optimizer.tasks.VALIDATION_SEED` (disjoint from training and
-    held-out seeds). Physics: the middle window of each clip of the corpus's validation split."""
+    held-out seeds). Physics: ``validate_windows`` windows spread over the corpus's validation split (observation
+    seed 0), kept in the pool's cache (``out``: the run's folder); a window whose planner diverges is left out."""
     if cfg.tasks == "physics":
-        from .physics_tasks import middle_window_tasks
-        return middle_window_tasks(cfg.data_root, "validation", device=cfg.device)
+        from .physics_tasks import TaskPool
+
+        pool = TaskPool(cfg.data_root, "validation", cfg.validate_windows, _window_cache(cfg, Path(out or ".")),
+                        seeds=1)
+        pool.build()
+        return [pool.task(i, cfg.device) for i, w in enumerate(pool.windows) if pool.cache.path(w).exists()]
     return [T.make_task(fam, cfg.validate_dim, T.VALIDATION_SEED + s, device=cfg.device)
             for fam in T.EVAL_FAMILIES for s in range(cfg.validate_seeds)]
 
 
-def task_sampler(cfg: MetaTrainConfig) -> Callable[[torch.Generator], T.Task]:
-    """``gen -> task``: draws meta-training tasks of the configured suite (float64). The physics suite's clips
-    are prepared once and held by the sampler, for as long as the run keeps it."""
+def task_sampler(cfg: MetaTrainConfig, out: Path | None = None, log=print) -> Callable[[torch.Generator], T.Task]:
+    """``gen -> task``: draws meta-training tasks of the configured suite (float64). Physics: builds the train
+    split's pool first (in ``out``'s cache unless ``pool_dir``), with a progress bar."""
     if cfg.tasks == "physics":
-        from .physics_tasks import PreparedClips, sample_physics_task
+        from tqdm import tqdm
 
-        clips = PreparedClips()
-        return lambda gen: sample_physics_task(gen, cfg.data_root, clips, "train", device=cfg.device)
+        from .physics_tasks import TaskPool
+
+        pool = TaskPool(cfg.data_root, "train", cfg.pool_size, _window_cache(cfg, Path(out or ".")))
+        with tqdm(total=len(pool.windows), desc="window pool", unit="window") as bar:
+            pool.build(lambda i, n: bar.update(i - bar.n))
+        log(f"window pool: {len(pool.windows)} windows of the train split in {pool.cache.folder}")
+        return lambda gen: pool.draw(gen, cfg.device)
     return lambda gen: T.sample_training_task(gen, (cfg.dim_lo, cfg.dim_hi), dtype=torch.float64, device=cfg.device)
 
 
-def validation_score(net: torch.nn.Module, tasks: list[T.Task], iters: int) -> float:
+def validation_score(net: torch.nn.Module, tasks: list[T.Task], iters: int, best: bool = False) -> float:
     """Mean over ``tasks`` of ``log10(f(x_K) + 1e-12) - log10(f(x_0) + 1e-12)`` after ``iters`` steps (lower is
     better), run as the benchmark runs it (:func:`~phymo.optimizer.benchmark.run_one`). The last iterate
-    counts; a run that diverges counts its best finite value."""
+    counts, or with ``best`` the lowest (what the physics reconstruction keeps); a run that diverges counts its
+    best finite value."""
     from .benchmark import run_one
 
     name = net.arch()["name"]
     scores = []
     for task in tasks:
         trace, _ = run_one(name, task, iters, {name: net})
-        final = trace[-1] if math.isfinite(trace[-1]) else min(v for v in trace if math.isfinite(v))
+        finite = [v for v in trace if math.isfinite(v)]
+        final = min(finite) if best or not math.isfinite(trace[-1]) else trace[-1]
         scores.append(math.log10(max(final, 0.0) + 1e-12) - math.log10(max(trace[0], 0.0) + 1e-12))
     return sum(scores) / len(scores)
 
 
 class _Worker:
-    """One inner problem in flight: task, iterate, optimizer state and steps left."""
+    """One inner problem in flight: task, iterate, optimizer state and steps left. ``drawn_with`` is the generator
+    state it was drawn with, so that a checkpoint can draw the same task again (:meth:`snapshot`,
+    :meth:`restore`)."""
 
     def __init__(self, net, gen, cfg, draw):
+        self.drawn_with = gen.get_state()
         self.task = draw(gen)
         u = torch.empty(1).uniform_(math.log(cfg.min_len), math.log(cfg.max_len), generator=gen).item()
         self.left = int(math.exp(u))
         self.x = self.task.x0.clone()
         self.state = net.init_state(self.x)
         self.f0 = float(self.task.loss(self.x))
+
+    def snapshot(self) -> dict:
+        return {"drawn_with": self.drawn_with, "x": self.x.detach().cpu(), "left": self.left, "f0": self.f0,
+                "state": {k: v.detach().cpu() for k, v in self.state.items()}}
+
+    @classmethod
+    def restore(cls, snap: dict, net, cfg, draw) -> _Worker:
+        gen = torch.Generator().manual_seed(0)
+        gen.set_state(snap["drawn_with"])
+        w = cls.__new__(cls)
+        w.drawn_with, w.task = snap["drawn_with"], draw(gen)
+        w.left, w.f0 = snap["left"], snap["f0"]
+        w.x = snap["x"].to(cfg.device)
+        w.state = {k: v.to(cfg.device) for k, v in snap["state"].items()}
+        return w
 
 
 def _unroll(net, params, w: _Worker, trunc: int, differentiable: bool):
@@ -143,12 +183,16 @@ def _detach(w: _Worker):
 
 
 def meta_train(net: torch.nn.Module, cfg: MetaTrainConfig, out: Path, log=print) -> torch.nn.Module:
-    """Meta-train ``net`` (float64, on ``cfg.device``); resumes from ``out/ckpt.pt`` if present."""
+    """Meta-train ``net`` (float64, on ``cfg.device``); resumes from ``out/ckpt.pt`` if present, with the inner
+    problems in flight, the generators and the outer optimizer as they were, so that a resumed run continues
+    as the uninterrupted one would have. Shows a progress bar (meta-steps, or the wall-clock budget when that
+    binds) and appends what it logs to ``out/meta_train.log``."""
     if cfg.tasks not in ("functions", "physics"):
         raise ValueError(f"unknown task suite {cfg.tasks!r} (functions or physics)")
     if cfg.tasks == "physics" and cfg.data_root is None:
         raise ValueError("the physics task suite needs data_root (a folder of BVH files)")
     out.mkdir(parents=True, exist_ok=True)
+    log = _logging_to(out / "meta_train.log", log)
     (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2, default=str))
     net = net.to(device=cfg.device, dtype=torch.float64)
     scalars = [p for k, p in net.named_parameters() if p.ndim == 0]       # global scales (log_lr) move 10x faster
@@ -156,30 +200,43 @@ def meta_train(net: torch.nn.Module, cfg: MetaTrainConfig, out: Path, log=print)
     outer = torch.optim.Adam([{"params": others}, {"params": scalars, "lr": 10 * cfg.outer_lr}], lr=cfg.outer_lr)
     gen = torch.Generator().manual_seed(cfg.seed)
     torch.manual_seed(cfg.seed)
-    step, elapsed = 0, 0.0
+    draw = task_sampler(cfg, out, log)
+    validator = _Validator(cfg, out, log) if cfg.validate_every > 0 else None
+    step, elapsed, flight = 0, 0.0, None
     ckpt = out / "ckpt.pt"
     if ckpt.exists():
         c = torch.load(ckpt, map_location="cpu", weights_only=False)
         net.load_state_dict(c["net"])
         outer.load_state_dict(c["outer"])
         gen.set_state(c["gen"])
-        step, elapsed = c["step"], c["elapsed"]
-        log(f"resumed from {ckpt} at meta-step {step}")
-    t_start = time.time() - elapsed
-    draw = task_sampler(cfg)
+        torch.set_rng_state(c["torch_rng"])
+        step, elapsed, flight = c["step"], c["elapsed"], c["in_flight"]
+        _drop_rows_after(out / "meta_loss.csv", step)
+        if validator is not None:
+            validator.forget_after(step)
+        log(f"resumed from {ckpt} at meta-step {step} ({elapsed:.0f} s)")
     if cfg.method == "tbptt":
-        workers = [_Worker(net, gen, cfg, draw) for _ in range(cfg.n_tasks)]
+        workers = [_Worker.restore(f, net, cfg, draw) for f in flight] if flight is not None \
+            else [_Worker(net, gen, cfg, draw) for _ in range(cfg.n_tasks)]
     elif cfg.method == "pes":
         names = [k for k, _ in net.named_parameters()]
-        pairs = [_pes_pair(net, gen, cfg, draw, names) for _ in range(cfg.n_tasks)]
+        pairs = [_pes_restore(f, net, cfg, draw) for f in flight] if flight is not None \
+            else [_pes_pair(net, gen, cfg, draw, names) for _ in range(cfg.n_tasks)]
     else:
         raise ValueError(f"unknown meta-training method {cfg.method!r} (tbptt or pes)")
-    csv = open(out / "meta_loss.csv", "a")
-    if step == 0:
-        csv.write("step,seconds,meta_loss\n")
-    validator = _Validator(cfg, out, log) if cfg.validate_every > 0 else None
-    if validator is not None and step == 0:
+
+    def in_flight():
+        return [w.snapshot() for w in workers] if cfg.method == "tbptt" else \
+            [{"plus": p["plus"].snapshot(), "minus": p["minus"].snapshot(), "xi": p["xi"]} for p in pairs]
+
+    csv_path = out / "meta_loss.csv"
+    if not csv_path.exists():
+        csv_path.write_text("step,seconds,meta_loss\n")
+    csv = open(csv_path, "a")
+    if validator is not None and step == 0 and not validator.scored(0):
         validator(net, step)
+    t_start = time.time() - elapsed
+    bar = _ProgressBar(cfg, step, elapsed)
     while step < cfg.steps and time.time() - t_start < cfg.max_seconds:
         outer.zero_grad()
         if cfg.method == "tbptt":
@@ -203,35 +260,81 @@ def meta_train(net: torch.nn.Module, cfg: MetaTrainConfig, out: Path, log=print)
         step += 1
         csv.write(f"{step},{time.time() - t_start:.1f},{mval:.5f}\n")
         csv.flush()
+        bar.update(step, time.time() - t_start, mval)
         if validator is not None and step % cfg.validate_every == 0:
             validator(net, step)
         if step % cfg.ckpt_every == 0 or step == cfg.steps:
-            _save_ckpt(ckpt, net, outer, gen, step, time.time() - t_start)
+            _save_ckpt(ckpt, net, outer, gen, step, time.time() - t_start, in_flight())
             log(f"meta-step {step}: meta-loss {mval:.4f} ({time.time() - t_start:.0f} s)")
-    _save_ckpt(ckpt, net, outer, gen, step, time.time() - t_start)
+    bar.close()
+    _save_ckpt(ckpt, net, outer, gen, step, time.time() - t_start, in_flight())
     csv.close()
     return net
+
+
+def _logging_to(path: Path, log):
+    """``log`` that also appends each message, timestamped, to ``path``."""
+    def both(msg: str) -> None:
+        with open(path, "a") as f:
+            f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {msg}\n")
+        log(msg)
+    return both
+
+
+def _drop_rows_after(csv: Path, step: int) -> None:
+    """Remove the rows of steps after ``step`` (written after the checkpoint a run resumes from)."""
+    if csv.exists():
+        lines = csv.read_text().splitlines()
+        csv.write_text("\n".join([lines[0], *(r for r in lines[1:] if int(r.split(",")[0]) <= step)]) + "\n")
+
+
+class _ProgressBar:
+    """A tqdm bar over meta-steps, or over the wall-clock budget's seconds when that is what ends the run."""
+
+    def __init__(self, cfg: MetaTrainConfig, step: int, elapsed: float):
+        from tqdm import tqdm
+
+        self.by_time = math.isfinite(cfg.max_seconds)
+        total = round(cfg.max_seconds) if self.by_time else cfg.steps
+        self.bar = tqdm(total=total, initial=min(round(elapsed), total) if self.by_time else step,
+                        unit="s" if self.by_time else "step", desc="meta-train")
+
+    def update(self, step: int, seconds: float, meta_loss: float) -> None:
+        self.bar.update((min(round(seconds), self.bar.total) if self.by_time else step) - self.bar.n)
+        self.bar.set_postfix(step=step, meta_loss=f"{meta_loss:.4f}")
+
+    def close(self) -> None:
+        self.bar.close()
 
 
 class _Validator:
     """Scores the weights on :func:`validation_tasks`, appends to ``validation.csv``, keeps the best in ``best.pt``."""
 
     def __init__(self, cfg: MetaTrainConfig, out: Path, log):
-        self.tasks, self.iters, self.out, self.log = validation_tasks(cfg), cfg.validate_iters, out, log
+        self.tasks, self.iters, self.out, self.log = validation_tasks(cfg, out), cfg.validate_iters, out, log
+        self.best_iterate = cfg.tasks == "physics"  # the reconstruction keeps a window's best iterate
         self.csv = out / "validation.csv"
         if not self.csv.exists():
             self.csv.write_text("step,score\n")
-        rows = [line.split(",") for line in self.csv.read_text().splitlines()[1:]]
-        self.best = min((float(r[1]) for r in rows), default=math.inf)
+
+    def rows(self) -> list[tuple[int, float]]:
+        return [(int(r.split(",")[0]), float(r.split(",")[1])) for r in self.csv.read_text().splitlines()[1:]]
+
+    def scored(self, step: int) -> bool:
+        return any(s == step for s, _ in self.rows())
+
+    def forget_after(self, step: int) -> None:
+        _drop_rows_after(self.csv, step)
 
     def __call__(self, net: torch.nn.Module, step: int) -> None:
-        score = validation_score(net, self.tasks, self.iters)
+        best = min((v for _, v in self.rows()), default=math.inf)
+        score = validation_score(net, self.tasks, self.iters, best=self.best_iterate)
         with open(self.csv, "a") as f:
             f.write(f"{step},{score:.5f}\n")
-        if score < self.best:
-            self.best = score
+        if score < best:
+            best = score
             W.save(net, self.out / "best.pt", {"meta_step": step, "validation_score": score})
-        self.log(f"meta-step {step}: validation score {score:.4f} (best {self.best:.4f})")
+        self.log(f"meta-step {step}: validation score {score:.4f} (best {best:.4f})")
 
 
 def best_or_last(net: torch.nn.Module, out: Path) -> tuple[torch.nn.Module, dict]:
@@ -243,10 +346,10 @@ def best_or_last(net: torch.nn.Module, out: Path) -> tuple[torch.nn.Module, dict
     return net, {}
 
 
-def _save_ckpt(path, net, outer, gen, step, elapsed):
+def _save_ckpt(path, net, outer, gen, step, elapsed, in_flight):
     tmp = path.with_suffix(".tmp")
     torch.save({"net": net.state_dict(), "outer": outer.state_dict(), "gen": gen.get_state(),
-                "step": step, "elapsed": elapsed}, tmp)
+                "torch_rng": torch.get_rng_state(), "step": step, "elapsed": elapsed, "in_flight": in_flight}, tmp)
     tmp.replace(path)
 
 
@@ -256,6 +359,16 @@ def _pes_pair(net, gen, cfg, draw, names):
     wm.__dict__.update(w.__dict__)
     xi = {k: torch.zeros_like(p) for k, p in net.named_parameters()}
     return {"plus": w, "minus": wm, "xi": xi}
+
+
+def _pes_restore(snap: dict, net, cfg, draw) -> dict:
+    plus = _Worker.restore(snap["plus"], net, cfg, draw)
+    minus = _Worker.__new__(_Worker)
+    minus.__dict__.update(plus.__dict__)
+    minus.x = snap["minus"]["x"].to(cfg.device)
+    minus.state = {k: v.to(cfg.device) for k, v in snap["minus"]["state"].items()}
+    minus.left = snap["minus"]["left"]
+    return {"plus": plus, "minus": minus, "xi": snap["xi"]}
 
 
 def _pes_step(net, pairs, gen, cfg, draw, names) -> float:

@@ -1,7 +1,7 @@
 """The optimizers on the same physics windows at the same evaluation budget (``phymo bench physics-optimizers``).
 
 Windows: ``n`` windows of the reconstruction's length spread over the clips of a split of the mocap corpus
-(:func:`spread_windows`: an equal share per clip, evenly spaced starts), observations
+(:func:`~phymo.optimizer.physics_tasks.spread_windows`: an equal share per clip, evenly spaced starts), observations
 synthesized with the fixed seed :data:`OBS_SEED`, each built by the reconstruction's own builder
 (:meth:`phymo.physics.PreparedSequence.window`: refined reference, stance pins, the planner's execution as
 the start). Every optimizer solves every window from that same start with
@@ -27,16 +27,21 @@ from __future__ import annotations
 import logging
 import math
 import warnings
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from .bench_stats import Run, curves, rows_for
 from .eval_budget import Convergence, EvaluationBudget
+from .physics_tasks import WindowSpec, split_windows
 
 log = logging.getLogger(__name__)
 
 #: the optimizers compared at the budget (L-BFGS's row is the prefix of its reference run)
-COMPARED = ("optimus", "adam", "adafac_mlp", "lbfgs")
+COMPARED = ("optimus", "adam", "gd_momentum", "adafac_mlp", "lbfgs")
+#: the logarithmic grid of each optimizer's step (what :data:`~phymo.optimizer.registry.TUNED_STEP` holds) that
+#: :func:`tune` searches
+GRID = {"adam": (3e-5, 1e-4, 3e-4, 1e-3), "gd_momentum": (1e-4, 3e-4, 1e-3, 3e-3),
+        "lbfgs": (3e-4, 1e-3, 3e-3, 1e-2), "optimus": (3e-5, 1e-4, 3e-4, 1e-3), "adafac_mlp": (3e-5, 1e-4, 3e-4, 1e-3)}
 #: the label of L-BFGS run to its own convergence
 REFERENCE = "lbfgs_converged"
 #: observation seed of every window (camera, noise, dropouts)
@@ -45,44 +50,6 @@ OBS_SEED = 0
 CONVERGENCE = Convergence(patience=30, rtol=1e-4)
 #: default cap on the reference run's evaluations
 LBFGS_CAP = 200
-
-
-@dataclass(frozen=True)
-class BenchWindow:
-    """Frames ``[start, stop)`` of the BVH file ``path``."""
-
-    path: Path
-    start: int
-    stop: int
-
-    @property
-    def name(self) -> str:
-        return f"{self.path.stem}@{self.start}"
-
-
-def spread_windows(clips: list[tuple[Path, int]], n: int, length: int) -> list[BenchWindow]:
-    """``n`` windows of ``length`` frames over ``clips`` (``(path, frames)``): an equal share per clip (the first
-    clips one more where ``n`` does not divide), starts at the centres of equal parts of each clip's range
-    of starts. A clip shorter than ``length`` gives one window over all of it; duplicate starts are dropped."""
-    out = []
-    for i, (path, frames) in enumerate(clips):
-        k = n // len(clips) + (i < n % len(clips))
-        span = max(frames - length, 0)
-        starts = sorted({round((j + 0.5) * span / k) for j in range(k)})
-        out += [BenchWindow(path, s, min(s + length, frames)) for s in starts]
-    return out
-
-
-def split_files(root: str | Path, split: str) -> list[Path]:
-    """The BVH files of ``split`` (``train``, ``validation``, ``test`` or ``all``) of the corpus at ``root``."""
-    from phymo.data.errors import InputNotFoundError
-    from phymo.data.mocap import MocapCorpus
-
-    corpus = MocapCorpus(root)
-    files = corpus.split(split)
-    if not files:
-        raise InputNotFoundError(f"{root}: no BVH files in the corpus's {split!r} split")
-    return files
 
 
 def solve(problem, name: str, budget: int, convergence: Convergence | None = None, optimizer=None) -> Run:
@@ -128,21 +95,12 @@ def run_window(problem, window: str, budget: int, lbfgs_cap: int, order: int = 0
     return runs
 
 
-def clip_frames(path: Path) -> int:
-    """Frames of a BVH file once resampled as the physics tasks resample it."""
-    from phymo.data.retarget import load_bvh_motion
-
-    from .physics_tasks import FPS
-
-    return load_bvh_motion(path).resample(FPS).num_frames
-
-
-def measure(windows: list[BenchWindow], budget: int, lbfgs_cap: int, physics, optimizer=None, progress=log.info,
+def measure(windows: list[WindowSpec], budget: int, lbfgs_cap: int, physics, optimizer=None, progress=log.info,
             clips=None):
     """Every window's runs (:func:`run_window`) as ``(runs per optimizer, skipped windows)``; a window whose
     planner or start diverges is skipped, with the reason. ``clips`` (a
     :class:`~phymo.optimizer.physics_tasks.PreparedClips`) holds the clips prepared for the windows; by default
-    one at a time, as the windows come clip by clip (:func:`spread_windows`)."""
+    one at a time, as the windows come clip by clip (:func:`~phymo.optimizer.physics_tasks.spread_windows`)."""
     from phymo.physics import SimulationDiverged
 
     from .physics_tasks import PreparedClips
@@ -198,7 +156,7 @@ def compare(root: str | Path, split: str = "test", windows: int = 40, budgets: t
     from .registry import OptimizerConfig
 
     physics, optimizer = physics or ReconstructConfig(), optimizer or OptimizerConfig()
-    chosen = spread_windows([(p, clip_frames(p)) for p in split_files(root, split)], windows, physics.windows.window)
+    chosen = split_windows(root, split, windows, physics)
     with one_thread():
         runs, skipped = measure(chosen, max(budgets), lbfgs_cap, physics, optimizer, progress, clips)
     if not runs[REFERENCE]:
@@ -206,5 +164,56 @@ def compare(root: str | Path, split: str = "test", windows: int = 40, budgets: t
         raise PhymoError(f"none of the {len(chosen)} windows of the {split!r} split could be simulated from its start")
     settings = {"root": str(root), "split": split, "windows": windows, "budgets": sorted(budgets),
                 "lbfgs_cap": lbfgs_cap, "convergence": asdict(CONVERGENCE), "observation_seed": OBS_SEED,
-                "window_frames": physics.windows.window, "optimizer_settings": asdict(optimizer)}
+                "window_frames": physics.windows.window, "optimizer_settings": asdict(optimizer),
+                "steps": {n: replace(optimizer, name=n).resolved().step_setting() for n in COMPARED}}
     return {"settings": settings, **summarize(runs, budgets), "skipped": skipped}
+
+
+def tune(root: str | Path, split: str = "validation", windows: int = 16, budget: int = 6,
+         names: tuple[str, ...] = tuple(GRID), physics=None, progress=log.info) -> dict:
+    """Each optimizer of ``names`` at every step of its :data:`GRID` on the same windows at ``budget``
+    evaluations: ``{"settings", "rows", "chosen"}``; a row per optimizer and step with the median best loss over
+    the window's initial loss and its bootstrap interval; ``chosen``: the step of the lowest median (ties: the
+    smaller step). Choose on the validation split, then measure on the test split with :func:`compare`."""
+    import numpy as np
+
+    from phymo.physics import ReconstructConfig, SimulationDiverged, one_thread
+
+    from .bench_stats import median_ci
+    from .physics_tasks import PreparedClips
+    from .registry import LEARNED, OptimizerConfig
+
+    physics = physics or ReconstructConfig()
+    unknown = [n for n in names if n not in GRID]
+    if unknown:
+        from phymo.data.errors import PhymoError
+        raise PhymoError(f"no step grid for {', '.join(unknown)}; tunable: {', '.join(GRID)}")
+    ratios: dict[tuple[str, float], list[float]] = {(n, v): [] for n in names for v in GRID[n]}
+    clips = PreparedClips(1)
+    chosen_windows = split_windows(root, split, windows, physics)
+    with one_thread():
+        for i, w in enumerate(chosen_windows):
+            try:
+                problem = clips.get(w.path, OBS_SEED, physics).window(w.start, w.stop)
+            except SimulationDiverged:
+                continue
+            try:
+                for (name, value), got in ratios.items():
+                    key = "step_scale" if name in LEARNED else "lr"
+                    r = solve(problem, name, budget, optimizer=OptimizerConfig(name=name, **{key: value}))
+                    got.append(r.final / r.initial)
+            finally:
+                problem.close()
+            progress(f"window {i + 1}/{len(chosen_windows)} {w.name}")
+    rows, chosen = [], {}
+    for name in names:
+        scores = []
+        for value in GRID[name]:
+            med, lo, hi = median_ci(np.asarray(ratios[name, value]))
+            rows.append({"optimizer": name, "step": value, "windows": len(ratios[name, value]),
+                         "loss_ratio_median": med, "loss_ratio_ci95": [lo, hi]})
+            scores.append((med, value))
+        chosen[name] = min(scores)[1]
+    settings = {"root": str(root), "split": split, "windows": windows, "budget": budget, "grid": GRID,
+                "observation_seed": OBS_SEED, "window_frames": physics.windows.window}
+    return {"settings": settings, "rows": rows, "chosen": chosen}

@@ -9,7 +9,7 @@ given; their functional cores are in :data:`LEARNED` (fresh, untrained networks)
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 
@@ -69,8 +69,16 @@ def make_optimizer(name: str, params, **kwargs) -> torch.optim.Optimizer:
     return OPTIMIZERS[canonical_name(name)](params, **kwargs)
 
 
-#: classic optimizers whose step is set by a learning rate
-TAKES_LR = frozenset({"adam", "gd_momentum"})
+#: classic optimizers whose step is set by a learning rate (L-BFGS: the length of its first step)
+TAKES_LR = frozenset({"adam", "gd_momentum", "lbfgs"})
+
+#: each optimizer's step on the physics windows, chosen on the validation split at the shipped budget from a
+#: logarithmic grid (``phymo bench physics-optimizers --tune``; grid and scores in docs/results.md): the learning
+#: rate of Adam and gradient descent with momentum, L-BFGS's first step length (rad), a learned optimizer's
+#: ``step_scale``. What ``OptimizerConfig`` uses where ``lr`` or ``step_scale`` is not given.
+TUNED_STEP: dict[str, float] = {
+    "adam": 3e-4, "gd_momentum": 3e-4, "lbfgs": 1e-3, "optimus": 1e-2, "adafac_mlp": 1e-2,
+}
 
 
 def optimizer_factory(name: str, device: str | torch.device | None = None, lr: float | None = None,
@@ -103,36 +111,50 @@ class OptimizerConfig:
     Attributes:
         name: the optimizer, a name in :data:`OPTIMIZERS`.
         steps: optimizer steps per window (L-BFGS: each step runs up to 4 inner iterations).
-        lr: learning rate of Adam and gradient descent, in the window's variables (servo offsets, rad).
-        step_scale: update scale of a learned optimizer (``LearnedAdapter.step_scale``, rad per unit step): they
-            were meta-trained on problems whose steps are larger than a window tolerates. Chosen on 8 windows of
-            the mocap validation split (median final over initial loss after 6 steps, docs/results.md): Optimus
-            1e-3 / 3e-3 / 1e-2 / 3e-2: 0.953 / 0.942 / 0.916 / 1.0; Adam's lr 1e-3 / 3e-3 / 1e-2: 0.946 / 0.950 /
-            1.0.
+        lr: learning rate of Adam and gradient descent with momentum, L-BFGS's first step length, in the window's
+            variables (servo offsets, rad); None: the optimizer's :data:`TUNED_STEP`.
+        step_scale: update scale of a learned optimizer (``LearnedAdapter.step_scale``, rad per unit step);
+            None: the optimizer's :data:`TUNED_STEP`.
         device: where a learned optimizer's network runs: ``auto`` (CUDA when present), ``cpu`` or ``cuda``.
     """
 
     name: str = field(default="optimus", metadata={"help": "physics optimizer: " + ", ".join(sorted(OPTIMIZERS)),
                                                    "flag": "optimizer"})
     steps: int = field(default=6, metadata={"help": "optimizer steps per physics window"})
-    lr: float = field(default=1e-3, metadata={"help": "learning rate of adam and gd_momentum"})
-    step_scale: float = field(default=1e-2, metadata={"help": "update scale of a learned optimizer"})
+    lr: float | None = field(default=None, metadata={
+        "help": "learning rate of adam and gd_momentum, first step of lbfgs (default: the optimizer's tuned one)"})
+    step_scale: float | None = field(default=None, metadata={
+        "help": "update scale of a learned optimizer (default: the optimizer's tuned one)"})
     device: str = field(default="auto", metadata={"help": "where a learned optimizer runs: auto, cpu or cuda"})
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "name", canonical_name(self.name))
         check_range("steps", self.steps, 0)
-        check_range("lr", self.lr, 0.0, strict_low=True)
-        check_range("step_scale", self.step_scale, 0.0, strict_low=True)
+        for key in ("lr", "step_scale"):
+            if getattr(self, key) is not None:
+                check_range(key, getattr(self, key), 0.0, strict_low=True)
         if self.device not in DEVICES:
             raise ConfigError("device", f"must be one of {', '.join(DEVICES)}, got {self.device!r}")
+
+    def resolved(self) -> OptimizerConfig:
+        """This configuration with the optimizer's :data:`TUNED_STEP` where ``lr`` or ``step_scale`` is None."""
+        tuned = TUNED_STEP.get(self.name)
+        return replace(self, lr=self.lr if self.lr is not None or self.name not in TAKES_LR else tuned,
+                       step_scale=self.step_scale if self.step_scale is not None or self.name not in LEARNED
+                       else tuned)
+
+    def step_setting(self) -> float | None:
+        """The step the optimizer reads: ``lr`` (Adam, gradient descent, L-BFGS), ``step_scale`` (learned), or
+        None (an optimizer with neither)."""
+        return self.lr if self.name in TAKES_LR else self.step_scale if self.name in LEARNED else None
 
     def identity(self, device: str) -> str:
         """The optimizer's name with the settings it reads, the network's device resolved to ``device``: what a
         window's result depends on besides the steps. It names the :class:`phymo.physics.Solver`, which keys the
         window cache, so a result made on CUDA is not read back on the CPU (they agree only to about 1e-5)."""
         reads = ("lr",) if self.name in TAKES_LR else ("step_scale", "device") if self.name in LEARNED else ()
-        values = {k: device if k == "device" else getattr(self, k) for k in reads}
+        full = self.resolved()
+        values = {k: device if k == "device" else getattr(full, k) for k in reads}
         shown = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items())
         return f"{self.name}({shown})" if shown else self.name
 
@@ -152,5 +174,6 @@ def window_solver(config: OptimizerConfig = OptimizerConfig(), device: str | Non
     from phymo.physics import Solver
 
     device = resolve_device(device or config.device)
-    make = optimizer_factory(config.name, device, lr=config.lr, step_scale=config.step_scale)
+    full = config.resolved()
+    make = optimizer_factory(config.name, device, lr=full.lr, step_scale=full.step_scale or 1.0)
     return Solver(make, config.steps, config.identity(device))

@@ -93,6 +93,17 @@ class WindowProblem:
     def close(self) -> None:
         self.sim.close()
 
+    def __getstate__(self) -> dict:
+        """Everything but the simulator, whose worker threads and MuJoCo data are rebuilt on load: a problem
+        costs seconds of planning to build and loads from disk in milliseconds (meta-training's window pool)."""
+        state = {k: v for k, v in self.__dict__.items() if k != "sim"}
+        return {**state, "_sim": (self.sim.num_frames, self.sim.substeps, self.sim.threads, self.sim.eps)}
+
+    def __setstate__(self, state: dict) -> None:
+        frames, substeps, threads, eps = state.pop("_sim")
+        self.__dict__.update(state)
+        self.sim = Simulator(self.body, frames, substeps, threads, eps)
+
 
 def _frames(body: Body, traj: Trajectory, sites: np.ndarray, substeps: int) -> WindowRollout:
     steps = np.arange(len(sites)) * substeps

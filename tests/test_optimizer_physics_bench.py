@@ -11,13 +11,14 @@ from phymo.app.commands import cli
 from phymo.app.render.plots import save
 from phymo.data import atomic_write_json
 from phymo.optimizer import physics_bench as PB
+from phymo.optimizer.physics_tasks import split_files, spread_windows
 
 BUDGETS, CAP = (2, 3), 8
 
 
 def test_windows_spread_evenly_over_every_clip():
     clips = [(Path("a.bvh"), 100), (Path("b.bvh"), 40), (Path("c.bvh"), 10)]
-    ws = PB.spread_windows(clips, 7, 15)
+    ws = spread_windows(clips, 7, 15)
     per_clip = {p: [w for w in ws if w.path == p] for p, _ in clips}
     assert [len(v) for v in per_clip.values()] == [3, 2, 1]  # 7 = 3 + 2 + 2, the short clip has one window
     assert [w.start for w in per_clip[Path("a.bvh")]] == [14, 42, 71]  # centres of thirds of 0..85
@@ -54,14 +55,15 @@ def test_every_optimizer_gets_exactly_the_budget_from_the_same_start(result):
 def test_budgeted_lbfgs_is_the_prefix_of_its_converging_run_and_settings_reach_the_optimizers(result, shared_data):
     res, physics, clips = result
     from phymo.optimizer import OptimizerConfig
+    from phymo.optimizer.registry import TUNED_STEP
 
     name = next(w["window"] for w in res["windows"])
-    path = next(p for p in PB.split_files(shared_data(), "validation") if p.stem == name.split("@")[0])
+    path = next(p for p in split_files(shared_data(), "validation") if p.stem == name.split("@")[0])
     start = int(name.split("@")[1])
     problem = clips.get(path, PB.OBS_SEED, physics).window(start, start + physics.windows.window)
     try:
         alone = PB.solve(problem, "lbfgs", max(BUDGETS))
-        smaller = PB.solve(problem, "optimus", 2, optimizer=OptimizerConfig(step_scale=1e-4))
+        smaller = PB.solve(problem, "optimus", 2, optimizer=OptimizerConfig(step_scale=TUNED_STEP["optimus"] / 3))
     finally:
         problem.close()
     ref = next(w for w in res["windows"] if w["window"] == name and w["optimizer"] == "lbfgs_converged")
@@ -106,3 +108,26 @@ def test_bad_options_fail_in_one_line_before_any_work(argv, message, capsys, tmp
     assert cli.main(["bench", "physics-optimizers", *argv]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("phymo bench: error: ") and message in err[0]
+
+
+def test_step_search_scores_every_grid_step_and_chooses_the_lowest(shared_data, monkeypatch):
+    """``phymo bench optimizer-steps``: every step of an optimizer's grid on the same window, each row the solve
+    that optimizer makes at that step, and the chosen step the one of the lowest median loss ratio."""
+    from phymo.optimizer import OptimizerConfig
+    from phymo.optimizer.physics_tasks import PreparedClips
+    from phymo.physics import ReconstructConfig, WindowConfig
+
+    physics = ReconstructConfig(windows=WindowConfig(window=6, overlap=2))
+    monkeypatch.setitem(PB.GRID, "adam", (1e-5, 3e-4, 0.3))
+    res = PB.tune(shared_data(), "validation", windows=1, budget=3, names=("adam",), physics=physics,
+                  progress=lambda _s: None)
+    rows = {r["step"]: r for r in res["rows"]}
+    assert sorted(rows) == [1e-5, 3e-4, 0.3] and all(r["windows"] == 1 for r in rows.values())
+    assert res["chosen"]["adam"] == min(rows, key=lambda v: rows[v]["loss_ratio_median"])
+    w = PB.split_windows(shared_data(), "validation", 1, physics)[0]
+    problem = PreparedClips(1).get(w.path, PB.OBS_SEED, physics).window(w.start, w.stop)
+    try:
+        alone = PB.solve(problem, "adam", 3, optimizer=OptimizerConfig(name="adam", lr=3e-4))
+    finally:
+        problem.close()
+    assert rows[3e-4]["loss_ratio_median"] == alone.final / alone.initial

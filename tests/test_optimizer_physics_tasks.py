@@ -25,13 +25,12 @@ def clip(shared_data) -> Path:
 
 
 def test_window_task_is_the_window_problem_in_optimizer_units(clip):
-    from phymo.optimizer import OptimizerConfig
-    from phymo.optimizer.physics_tasks import PreparedClips, physics_task
+    from phymo.optimizer.physics_tasks import TASK_UNIT, PreparedClips, physics_task
     from phymo.physics import ReconstructConfig, WindowConfig
 
     physics, clips = ReconstructConfig(windows=WindowConfig(window=6, overlap=2)), PreparedClips()
     task = physics_task(clip, 20, seed=1, physics=physics, clips=clips)
-    unit = OptimizerConfig().step_scale
+    unit = TASK_UNIT
     assert task.dim % 6 == 0 and torch.all(task.x0.abs() <= 1.0 / unit + 1e-9)  # knots0 in [-1, 1]
     f0, g = task.loss_and_grad(task.x0)
     assert math.isfinite(float(f0)) and float(f0) > 0
@@ -46,7 +45,7 @@ def test_window_task_is_the_window_problem_in_optimizer_units(clip):
 
 def test_meta_train_on_physics_windows(tmp_path, shared_data):
     cfg = M.MetaTrainConfig(tasks="physics", data_root=str(shared_data()), steps=1, n_tasks=1, trunc=2, min_len=2,
-                            max_len=3)
+                            max_len=3, pool_size=2)
     net = AdafacMLP()
     w0 = [p.detach().clone() for p in net.parameters()]
     M.meta_train(net, cfg, tmp_path, log=lambda s: None)
@@ -96,12 +95,61 @@ def test_cli_rejects_out_of_range_validation_options(tmp_path):
 
 
 def test_a_corpus_without_a_split_is_a_clear_error(tmp_path, clip):
-    from phymo.optimizer.physics_tasks import middle_window_tasks
+    from phymo.optimizer.physics_tasks import split_windows
 
     (tmp_path / clip.name).write_bytes(clip.read_bytes())  # one file: one split only
     with pytest.raises(PhymoError, match="no BVH files in the corpus's"):
         for split in ("train", "validation", "test"):
-            middle_window_tasks(tmp_path, split)
+            split_windows(tmp_path, split, 2)
+
+
+@pytest.mark.parametrize("method", ["tbptt", "pes"])
+def test_a_resumed_run_continues_as_the_uninterrupted_one(tmp_path, method):
+    """Stopped after 2 meta-steps and resumed, a run ends with the weights and meta-losses of the run that was not
+    stopped: the inner problems in flight, the generators and the outer optimizer come back from the checkpoint."""
+    cfg = M.MetaTrainConfig(method=method, steps=5, n_tasks=2, trunc=3, min_len=4, max_len=8, dim_lo=2, dim_hi=4,
+                            ckpt_every=2)
+    from dataclasses import replace
+
+    def fresh():
+        torch.manual_seed(0)
+        return AdafacMLP()
+    whole = M.meta_train(fresh(), cfg, tmp_path / "whole", log=lambda s: None)
+    M.meta_train(fresh(), replace(cfg, steps=2), tmp_path / "cut", log=lambda s: None)
+    resumed = M.meta_train(AdafacMLP(), cfg, tmp_path / "cut", log=lambda s: None)  # its weights: the checkpoint's
+    for a, b in zip(whole.parameters(), resumed.parameters(), strict=True):
+        assert torch.equal(a, b)
+
+    def losses(run):
+        return [r.split(",")[2] for r in (tmp_path / run / "meta_loss.csv").read_text().splitlines()[1:]]
+    assert losses("whole") == losses("cut") and len(losses("cut")) == 5
+    assert "resumed from" in (tmp_path / "cut" / "meta_train.log").read_text()
+
+
+def test_the_window_cache_gives_back_the_problem_it_built(tmp_path, clip):
+    """A pickled window problem loads with its simulator rebuilt and has the very loss of the one built."""
+    from phymo.optimizer.physics_tasks import WindowCache, WindowSpec
+    from phymo.physics import ReconstructConfig, WindowConfig
+
+    cache = WindowCache(tmp_path, ReconstructConfig(windows=WindowConfig(window=6, overlap=2)))
+    spec = WindowSpec(clip, 20, 26, seed=1)
+    built = cache.problem(spec)
+    assert cache.path(spec).exists() and not cache.path(spec).with_suffix(".building").exists()
+    loaded = cache.problem(spec)
+    assert loaded is not built and loaded.sim is not built.sim
+    x = torch.as_tensor(built.x0) + 1e-3
+    assert float(loaded.loss(x)[0]) == float(built.loss(x)[0])
+
+
+def test_cli_refuses_to_overwrite_a_run_and_to_resume_nothing(tmp_path):
+    p = argparse.ArgumentParser()
+    meta_train_command.add_arguments(p)
+    with pytest.raises(PhymoError, match="no checkpoint"):
+        meta_train_command.run(p.parse_args(["--resume", "--out", str(tmp_path)]))
+    (tmp_path / "ckpt.pt").write_bytes(b"a run")
+    with pytest.raises(PhymoError, match="pass --resume"):
+        meta_train_command.run(p.parse_args(["--out", str(tmp_path)]))
+    assert (tmp_path / "ckpt.pt").read_bytes() == b"a run"
 
 
 def test_prepared_clips_live_as_long_as_their_holder(tmp_path):

@@ -70,15 +70,46 @@ def test_the_window_cache_tells_devices_and_settings_apart(tmp_path):
     keys the window cache, carries the device and the settings the optimizer reads, and nothing else."""
     from phymo.data import synthesize_observations, walking_motion
     from phymo.optimizer import OptimizerConfig, window_solver
+    from phymo.optimizer.registry import TUNED_STEP
     from phymo.physics import ReconstructConfig, Solver
     from phymo.physics.cache import cache_folder
 
     optimus = OptimizerConfig()
-    assert window_solver(optimus, "cpu").name == optimus.identity("cpu") == "optimus(step_scale=0.01, device=cpu)"
-    assert optimus.identity("cuda") == "optimus(step_scale=0.01, device=cuda)"
+    tuned = f"{TUNED_STEP['optimus']:g}"
+    assert window_solver(optimus, "cpu").name == optimus.identity("cpu") == f"optimus(step_scale={tuned}, device=cpu)"
+    assert optimus.identity("cuda") == f"optimus(step_scale={tuned}, device=cuda)"
     assert OptimizerConfig(name="adam", lr=0.01).identity("cuda") == "adam(lr=0.01)"  # its tensors stay on the CPU
-    assert OptimizerConfig(name="lbfgs", lr=0.5, step_scale=0.1).identity("cpu") == "lbfgs"
+    assert OptimizerConfig(name="adam").identity("cpu") == f"adam(lr={TUNED_STEP['adam']:g})"  # the tuned step
+    assert OptimizerConfig(name="lbfgs", lr=0.5, step_scale=0.1).identity("cpu") == "lbfgs(lr=0.5)"
+    assert OptimizerConfig(name="bfgs", lr=0.5, step_scale=0.1).identity("cpu") == "bfgs"  # reads neither
     obs = synthesize_observations(walking_motion(0.3, 30.0), None, seed=0)
     folders = {cache_folder(tmp_path, obs, ReconstructConfig(), Solver(None, 6, optimus.identity(device)))
                for device in ("cpu", "cuda")}
     assert len(folders) == 2
+
+
+@pytest.mark.parametrize("lr", [1e-3, 0.25])
+def test_lbfgs_first_trial_step_has_the_given_length(lr):
+    """L-BFGS's ``lr`` is the length of its first trial step along -g, whatever the gradient's size (a physics
+    window's loss is smooth over millimetres of servo offset, docs/results.md); by default the step is the
+    gradient scaled by 1/max(|g|, 1)."""
+    target = torch.tensor([3.0, -4.0, 12.0], dtype=torch.float64)
+
+    def trial_points(**kw):
+        x = torch.zeros(3, dtype=torch.float64, requires_grad=True)
+        opt = registry.make_optimizer("lbfgs", [x], **kw)
+        seen = []
+
+        def closure():
+            opt.zero_grad()
+            seen.append(x.detach().clone())
+            loss = ((x - target) ** 2).sum()
+            loss.backward()
+            return loss
+        opt.step(closure)
+        return seen
+
+    first = trial_points(lr=lr)[1]
+    assert float(first.norm()) == pytest.approx(lr, rel=1e-9)
+    assert torch.allclose(first / first.norm(), target / target.norm())  # along -g
+    assert float(trial_points()[1].norm()) == pytest.approx(1.0, rel=1e-9)  # |g| = 26 > 1: unit length

@@ -26,13 +26,12 @@ COLUMNS = {
 
 
 def run(quick: bool = False, root: Path | None = None, split: str = "test", windows: int = 40,
-        budget: list[int] | None = None, lbfgs_cap: int | None = None, lr: float | None = None,
-        step_scale: float | None = None) -> dict:
+        budget: list[int] | None = None, lbfgs_cap: int | None = None) -> dict:
     """The comparison's result (see :func:`~phymo.optimizer.physics_bench.compare`) with a ``table`` to print.
 
-    ``budget`` defaults to the reconstruction's steps per window; ``lr`` and ``step_scale`` to the
-    reconstruction's (:class:`~phymo.optimizer.OptimizerConfig`); ``quick`` takes 2 windows, 3 evaluations and
-    a cap of 8 unless given."""
+    ``budget`` defaults to the reconstruction's steps per window; every optimizer takes its tuned step
+    (:data:`~phymo.optimizer.registry.TUNED_STEP`, chosen by ``phymo bench optimizer-steps`` on the validation
+    split); ``quick`` takes 2 windows, 3 evaluations and a cap of 8 unless given."""
     from phymo.data import data_root
     from phymo.optimizer import OptimizerConfig
     from phymo.optimizer.physics_bench import LBFGS_CAP, compare
@@ -46,9 +45,7 @@ def run(quick: bool = False, root: Path | None = None, split: str = "test", wind
     if lbfgs_cap < max(budget):
         raise PhymoError(f"--lbfgs-cap {lbfgs_cap} is below the largest --budget {max(budget)}: the L-BFGS "
                          f"reference runs at least the budget")
-    given = {k: v for k, v in (("lr", lr), ("step_scale", step_scale)) if v is not None}
-    optimizer = OptimizerConfig(**given)  # a bad value is a ConfigError naming the setting
-    result = compare(root or data_root(), split, windows, tuple(budget), lbfgs_cap, optimizer=optimizer)
+    result = compare(root or data_root(), split, windows, tuple(budget), lbfgs_cap)
     return {**result, "table": table(result["rows"])}
 
 
@@ -92,3 +89,24 @@ def figure(result: dict) -> Figure:
 def plot(result: dict, path: Path) -> None:
     """:func:`figure` of ``result`` as a PNG at ``path``."""
     save(figure(result), path)
+
+
+def tune(quick: bool = False, root: Path | None = None, split: str = "validation", windows: int = 16,
+         budget: int | None = None, optimizers: list[str] | None = None) -> dict:
+    """Each optimizer's step on its grid (:func:`phymo.optimizer.physics_bench.tune`), with the chosen one
+    marked in the printed table; ``quick`` takes 1 window and 2 evaluations."""
+    from phymo.data import data_root
+    from phymo.optimizer import OptimizerConfig
+    from phymo.optimizer.physics_bench import GRID
+    from phymo.optimizer.physics_bench import tune as search
+
+    if quick:
+        windows, budget = 1, budget or 2
+    budget = budget or OptimizerConfig().steps
+    if windows < 1 or budget < 1:
+        raise PhymoError(f"--windows and --budget must be at least 1, got {windows} and {budget}")
+    result = search(root or data_root(), split, windows, budget, tuple(optimizers or GRID))
+    shown = [{"optimizer": r["optimizer"], "step": f"{r['step']:g}", "windows": r["windows"],
+              "final/initial loss": _cell(r, "loss_ratio_median"),
+              "chosen": "*" if result["chosen"][r["optimizer"]] == r["step"] else ""} for r in result["rows"]]
+    return {**result, "table": shown}

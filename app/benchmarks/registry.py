@@ -28,9 +28,20 @@ def _physics_optimizer_options(parser: argparse.ArgumentParser) -> None:
                              "(default: the reconstruction's steps per window, OptimizerConfig().steps)")
     parser.add_argument("--lbfgs-cap", type=int, default=None,
                         help="most evaluations of the L-BFGS reference run to its own convergence (default 200)")
-    parser.add_argument("--lr", type=float, default=None, help="Adam's learning rate (default: the reconstruction's)")
-    parser.add_argument("--step-scale", type=float, default=None,
-                        help="update scale of the learned optimizers (default: the reconstruction's)")
+
+
+def _optimizer_step_options(parser: argparse.ArgumentParser) -> None:
+    from phymo.optimizer.physics_bench import GRID
+
+    parser.add_argument("--root", type=Path, default=None,
+                        help="mocap corpus (BVH files; default: the shared data, $PHYMO_DATA or ../shared/data)")
+    parser.add_argument("--split", choices=["test", "validation", "train", "all"], default="validation",
+                        help="the corpus split whose clips give the windows (choose on validation)")
+    parser.add_argument("--windows", type=int, default=16, help="windows, spread evenly over the split's clips")
+    parser.add_argument("--budget", type=int, default=None, metavar="EVALS",
+                        help="loss-and-gradient evaluations per window (default: the reconstruction's steps)")
+    parser.add_argument("--optimizers", nargs="+", default=list(GRID), choices=list(GRID),
+                        help="the optimizers whose step is searched")
 
 
 def _own_feet_options(parser: argparse.ArgumentParser) -> None:
@@ -72,6 +83,9 @@ BENCHMARKS: dict[str, Benchmark] = {
     "physics-optimizers": Benchmark("phymo.app.benchmarks.physics_optimizers:run",
                                     "optimizers on the same physics windows at the same evaluation budget",
                                     _physics_optimizer_options, "phymo.app.benchmarks.physics_optimizers:plot"),
+    "optimizer-steps": Benchmark("phymo.app.benchmarks.physics_optimizers:tune",
+                                 "each optimizer's step chosen from a grid on the same physics windows",
+                                 _optimizer_step_options),
     "plausibility": Benchmark("phymo.app.benchmarks.plausibility:run",
                               "physics beside the kinematic estimate on the real clips and the mocap test split"),
     "pose": Benchmark("phymo.pose.benchmark:run", "2D detection and kinematic fit on the real clips"),
