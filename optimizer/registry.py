@@ -77,7 +77,7 @@ TAKES_LR = frozenset({"adam", "gd_momentum", "lbfgs"})
 #: rate of Adam and gradient descent with momentum, L-BFGS's first step length (rad), a learned optimizer's
 #: ``step_scale``. What ``OptimizerConfig`` uses where ``lr`` or ``step_scale`` is not given.
 TUNED_STEP: dict[str, float] = {
-    "adam": 3e-4, "gd_momentum": 3e-4, "lbfgs": 1e-3, "optimus": 1e-2, "adafac_mlp": 1e-2,
+    "adam": 3e-4, "gd_momentum": 3e-4, "lbfgs": 1e-3, "optimus": 1e-4, "adafac_mlp": 1e-4,
 }
 
 
