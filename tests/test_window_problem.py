@@ -13,7 +13,7 @@ CLIP = ("cmu-mocap-bvh", "cgspeed_mb", "02_01_bvhtodeepmimic.bvh")
 def test_window_problem_is_shared(tmp_path, monkeypatch, shared_data):
     from phymo.app import evaluation
     from phymo.optimizer import OptimizerConfig, window_solver
-    from phymo.optimizer.physics_tasks import FPS, physics_task
+    from phymo.optimizer.physics_tasks import FPS, TASK_UNIT, physics_task
     from phymo.physics import PlannerConfig, ReconstructConfig, SimulationConfig, WindowConfig, reconstruct, window
 
     clip = shared_data(*CLIP)
@@ -26,7 +26,7 @@ def test_window_problem_is_shared(tmp_path, monkeypatch, shared_data):
                                 optimizer=OptimizerConfig(name="adam", steps=0))
     spec = evaluation.list_sequences(cfg)[0]
     seed = evaluation.sequence_seed(cfg.seed, spec.id)
-    unit = cfg.optimizer.step_scale
+    unit = TASK_UNIT  # the task family's unit of the offsets
 
     # 1. the meta-training task family (in the learned optimizer's units)
     task = physics_task(clip, 0, seed=seed, physics=physics)
