@@ -70,6 +70,7 @@ class MetaTrainConfig:
     validate_iters: int = 500       # inner iterations of each validation run
     validate_dim: int = 100
     validate_seeds: int = 2         # instances per evaluation family
+    init: str | None = None         # the weights the run started from (recorded, so that a resumed run names them)
 
 
 def _window_cache(cfg: MetaTrainConfig, out: Path):
@@ -147,7 +148,7 @@ class _Worker:
 
     @classmethod
     def restore(cls, snap: dict, net, cfg, draw) -> _Worker:
-        gen = torch.Generator().manual_seed(0)
+        gen = torch.Generator()
         gen.set_state(snap["drawn_with"])
         w = cls.__new__(cls)
         w.drawn_with, w.task = snap["drawn_with"], draw(gen)
@@ -353,18 +354,22 @@ def _save_ckpt(path, net, outer, gen, step, elapsed, in_flight):
     tmp.replace(path)
 
 
+def _antithetic(w: _Worker) -> _Worker:
+    """The ``-`` particle of ``w``: the same task, iterate, state and steps left, advanced apart from it."""
+    twin = _Worker.__new__(_Worker)
+    twin.__dict__.update(w.__dict__)
+    return twin
+
+
 def _pes_pair(net, gen, cfg, draw, names):
     w = _Worker(net, gen, cfg, draw)
-    wm = _Worker.__new__(_Worker)
-    wm.__dict__.update(w.__dict__)
     xi = {k: torch.zeros_like(p) for k, p in net.named_parameters()}
-    return {"plus": w, "minus": wm, "xi": xi}
+    return {"plus": w, "minus": _antithetic(w), "xi": xi}
 
 
 def _pes_restore(snap: dict, net, cfg, draw) -> dict:
     plus = _Worker.restore(snap["plus"], net, cfg, draw)
-    minus = _Worker.__new__(_Worker)
-    minus.__dict__.update(plus.__dict__)
+    minus = _antithetic(plus)
     minus.x = snap["minus"]["x"].to(cfg.device)
     minus.state = {k: v.to(cfg.device) for k, v in snap["minus"]["state"].items()}
     minus.left = snap["minus"]["left"]

@@ -73,7 +73,7 @@ def make_optimizer(name: str, params, **kwargs) -> torch.optim.Optimizer:
 TAKES_LR = frozenset({"adam", "gd_momentum", "lbfgs"})
 
 #: each optimizer's step on the physics windows, chosen on the validation split at the shipped budget from a
-#: logarithmic grid (``phymo bench physics-optimizers --tune``; grid and scores in docs/results.md): the learning
+#: logarithmic grid (``phymo bench optimizer-steps``; grid and scores in docs/results.md): the learning
 #: rate of Adam and gradient descent with momentum, L-BFGS's first step length (rad), a learned optimizer's
 #: ``step_scale``. What ``OptimizerConfig`` uses where ``lr`` or ``step_scale`` is not given.
 TUNED_STEP: dict[str, float] = {

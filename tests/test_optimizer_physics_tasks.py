@@ -167,3 +167,18 @@ def test_prepared_clips_live_as_long_as_their_holder(tmp_path):
     assert clips.get(path, 1, physics) is not first  # another observation seed is another clip
     assert clips.get(path, 0, physics) is not first  # size 1: the first was let go
     assert PreparedClips().get(path, 0, physics) is not clips.get(path, 0, physics)
+
+
+def test_cli_resume_keeps_the_runs_settings_and_names_its_start(tmp_path):
+    """``--resume`` continues with the run's saved settings (not the command line's defaults) and the exported
+    weights still name the weights the run started from."""
+    p = argparse.ArgumentParser()
+    meta_train_command.add_arguments(p)
+    init = str(M.W.WEIGHTS_DIR / "adafac_mlp.pt")
+    common = ["--n-tasks", "1", "--trunc", "2", "--min-len", "2", "--max-len", "3", "--dim-hi", "4"]
+    meta_train_command.run(p.parse_args(["--optimizer", "adafac_mlp", "--init", init, "--steps", "2", *common,
+                                         "--out", str(tmp_path)]))
+    meta_train_command.run(p.parse_args(["--resume", "--steps", "3", "--out", str(tmp_path)]))
+    blob = torch.load(tmp_path / "adafac_mlp.pt", map_location="cpu", weights_only=True)
+    assert blob["meta"]["init"] == init and blob["meta"]["meta_steps"] == 3
+    assert blob["meta"]["config"]["optimizer"] == "adafac_mlp" and blob["meta"]["config"]["n_tasks"] == 1

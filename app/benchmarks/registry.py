@@ -17,12 +17,17 @@ def _no_options(_parser: argparse.ArgumentParser) -> None:
     return None
 
 
-def _physics_optimizer_options(parser: argparse.ArgumentParser) -> None:
+def _window_options(parser: argparse.ArgumentParser, split: str, windows: int) -> None:
+    """The mocap windows an optimizer benchmark runs on: corpus, split and how many."""
     parser.add_argument("--root", type=Path, default=None,
                         help="mocap corpus (BVH files; default: the shared data, $PHYMO_DATA or ../shared/data)")
-    parser.add_argument("--split", choices=["test", "validation", "train", "all"], default="test",
-                        help="the corpus split whose clips give the windows")
-    parser.add_argument("--windows", type=int, default=40, help="windows, spread evenly over the split's clips")
+    parser.add_argument("--split", choices=["test", "validation", "train", "all"], default=split,
+                        help=f"the corpus split whose clips give the windows (default: {split})")
+    parser.add_argument("--windows", type=int, default=windows, help="windows, spread evenly over the split's clips")
+
+
+def _physics_optimizer_options(parser: argparse.ArgumentParser) -> None:
+    _window_options(parser, "test", 40)
     parser.add_argument("--budget", type=int, nargs="+", default=None, metavar="EVALS",
                         help="loss-and-gradient evaluations per window and optimizer; several give one row each "
                              "(default: the reconstruction's steps per window, OptimizerConfig().steps)")
@@ -33,11 +38,7 @@ def _physics_optimizer_options(parser: argparse.ArgumentParser) -> None:
 def _optimizer_step_options(parser: argparse.ArgumentParser) -> None:
     from phymo.optimizer.physics_bench import GRID
 
-    parser.add_argument("--root", type=Path, default=None,
-                        help="mocap corpus (BVH files; default: the shared data, $PHYMO_DATA or ../shared/data)")
-    parser.add_argument("--split", choices=["test", "validation", "train", "all"], default="validation",
-                        help="the corpus split whose clips give the windows (choose on validation)")
-    parser.add_argument("--windows", type=int, default=16, help="windows, spread evenly over the split's clips")
+    _window_options(parser, "validation", 16)  # choose on validation, measure on test
     parser.add_argument("--budget", type=int, default=None, metavar="EVALS",
                         help="loss-and-gradient evaluations per window (default: the reconstruction's steps)")
     parser.add_argument("--optimizers", nargs="+", default=list(GRID), choices=list(GRID),

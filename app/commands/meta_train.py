@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
                          f"another --out")
     if args.resume and not (args.out / "ckpt.pt").exists():
         raise PhymoError(f"--resume: {args.out} holds no checkpoint (ckpt.pt) to continue from")
-    if args.tasks == "physics" and args.root is None:
+    if args.tasks == "physics" and args.root is None and not args.resume:
         raise PhymoError("meta-train --tasks physics needs --root, a folder of BVH files (e.g. ../shared/data); "
                          "its train split gives the windows, its validation split the validation windows")
     cfg = M.MetaTrainConfig(optimizer=args.optimizer, tasks=args.tasks, method=args.method, steps=args.steps,
@@ -90,17 +90,17 @@ def run(args: argparse.Namespace) -> int:
                             ckpt_every=args.ckpt_every, validate_every=args.validate_every,
                             validate_iters=args.validate_iters,
                             pool_dir=None if args.pool_dir is None else str(args.pool_dir), pool_size=args.pool_size,
-                            validate_windows=args.validate_windows)
-    if args.resume:  # the run's own settings; only the budget may be extended
-        saved = json.loads((args.out / "config.json").read_text())
-        cfg = M.MetaTrainConfig(**{**saved, "steps": cfg.steps, "max_seconds": cfg.max_seconds})
-        args.optimizer = cfg.optimizer
-    from phymo.optimizer import load_weights as load
+                            validate_windows=args.validate_windows,
+                            init=next((str(w) for w in (args.init, args.warm_start) if w is not None), None))
     if args.init is not None and args.warm_start is not None:
         raise PhymoError("meta-train: give --init or --warm-start, not both")
-    net = LEARNED[args.optimizer]() if args.init is None else load(args.init, expect=args.optimizer)
-    if args.warm_start is not None:
-        if args.optimizer != "optimus":
+    from phymo.optimizer import load_weights as load
+    if args.resume:  # the run's own settings, its weights from the checkpoint; only the budget may be extended
+        saved = json.loads((args.out / "config.json").read_text())
+        cfg = M.MetaTrainConfig(**{**saved, "steps": cfg.steps, "max_seconds": cfg.max_seconds})
+    net = LEARNED[cfg.optimizer]() if args.resume or args.init is None else load(args.init, expect=cfg.optimizer)
+    if args.warm_start is not None and not args.resume:
+        if cfg.optimizer != "optimus":
             raise PhymoError("meta-train --warm-start: only --optimizer optimus can be warm-started")
         from phymo.optimizer import warm_start_from_adafac
         warm_start_from_adafac(net, load(args.warm_start, expect="adafac_mlp"), args.warm_lr)
@@ -108,13 +108,13 @@ def run(args: argparse.Namespace) -> int:
     net = M.meta_train(net, cfg, args.out, log=LOG.info)
     ck = torch.load(args.out / "ckpt.pt", map_location="cpu", weights_only=False)
     net, chosen = M.best_or_last(net, args.out)
-    meta = {"tasks": args.tasks, "meta_steps": ck["step"], "seconds": round(ck["elapsed"]),
-            "init": None if args.init is None else str(args.init), **chosen,
+    meta = {"tasks": cfg.tasks, "meta_steps": ck["step"], "seconds": round(ck["elapsed"]),
+            "init": cfg.init, **chosen,
             "validation": _rows(args.out / "validation.csv"),
             "config": json.loads((args.out / "config.json").read_text())}
-    M.export(net, args.out / f"{args.optimizer}.pt", meta)
+    M.export(net, args.out / f"{cfg.optimizer}.pt", meta)
     pick = f" (validation-best: meta-step {chosen['meta_step']})" if chosen else ""
-    print(f"meta-train: {ck['step']} meta-steps in {ck['elapsed']:.0f} s -> {args.out / (args.optimizer + '.pt')}"
+    print(f"meta-train: {ck['step']} meta-steps in {ck['elapsed']:.0f} s -> {args.out / (cfg.optimizer + '.pt')}"
           f"{pick}")
     return 0
 
