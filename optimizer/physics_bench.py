@@ -95,29 +95,38 @@ def run_window(problem, window: str, budget: int, lbfgs_cap: int, order: int = 0
     return runs
 
 
-def measure(windows: list[WindowSpec], budget: int, lbfgs_cap: int, physics, optimizer=None, progress=log.info,
-            clips=None):
-    """Every window's runs (:func:`run_window`) as ``(runs per optimizer, skipped windows)``; a window whose
-    planner or start diverges is skipped, with the reason. ``clips`` (a
-    :class:`~phymo.optimizer.physics_tasks.PreparedClips`) holds the clips prepared for the windows; by default
-    one at a time, as the windows come clip by clip (:func:`~phymo.optimizer.physics_tasks.spread_windows`)."""
+def window_problems(windows: list[WindowSpec], physics, clips=None, skipped: list | None = None):
+    """``(i, window, problem)`` for each of ``windows`` (observation seed :data:`OBS_SEED`), each problem closed once
+    the loop moves on; a window whose planner diverges is left out and recorded in ``skipped`` with the reason.
+    ``clips`` (a :class:`~phymo.optimizer.physics_tasks.PreparedClips`) holds the clips prepared for the windows;
+    by default one at a time, as the windows come clip by clip
+    (:func:`~phymo.optimizer.physics_tasks.spread_windows`)."""
     from phymo.physics import SimulationDiverged
 
     from .physics_tasks import PreparedClips
 
     clips = clips or PreparedClips(1)
-    runs: dict[str, list[Run]] = {name: [] for name in (*COMPARED, REFERENCE)}
-    skipped = []
     for i, w in enumerate(windows):
         try:
             problem = clips.get(w.path, OBS_SEED, physics).window(w.start, w.stop)
         except SimulationDiverged as e:
-            skipped.append({"window": w.name, "reason": f"the planner's execution diverged: {e}"})
+            if skipped is not None:
+                skipped.append({"window": w.name, "reason": f"the planner's execution diverged: {e}"})
             continue
         try:
-            got = run_window(problem, w.name, budget, lbfgs_cap, order=i, optimizer=optimizer)
+            yield i, w, problem
         finally:
             problem.close()
+
+
+def measure(windows: list[WindowSpec], budget: int, lbfgs_cap: int, physics, optimizer=None, progress=log.info,
+            clips=None):
+    """Every window's runs (:func:`run_window`) as ``(runs per optimizer, skipped windows)``; a window whose
+    planner or start diverges is skipped, with the reason. ``clips``: see :func:`window_problems`."""
+    runs: dict[str, list[Run]] = {name: [] for name in (*COMPARED, REFERENCE)}
+    skipped = []
+    for i, w, problem in window_problems(windows, physics, clips, skipped):
+        got = run_window(problem, w.name, budget, lbfgs_cap, order=i, optimizer=optimizer)
         if not math.isfinite(got[REFERENCE].initial):
             skipped.append({"window": w.name, "reason": "the start's rollout diverged"})
             continue
@@ -172,15 +181,15 @@ def compare(root: str | Path, split: str = "test", windows: int = 40, budgets: t
 def tune(root: str | Path, split: str = "validation", windows: int = 16, budget: int = 6,
          names: tuple[str, ...] = tuple(GRID), physics=None, progress=log.info) -> dict:
     """Each optimizer of ``names`` at every step of its :data:`GRID` on the same windows at ``budget``
-    evaluations: ``{"settings", "rows", "chosen"}``; a row per optimizer and step with the median best loss over
-    the window's initial loss and its bootstrap interval; ``chosen``: the step of the lowest median (ties: the
-    smaller step). Choose on the validation split, then measure on the test split with :func:`compare`."""
+    evaluations: ``{"settings", "rows", "chosen", "skipped"}``; a row per optimizer and step with the median best
+    loss over the window's initial loss and its bootstrap interval; ``chosen``: the step of the lowest median
+    (ties: the smaller step); ``skipped``: windows whose planner diverged. Choose on the validation split, then
+    measure on the test split with :func:`compare`."""
     import numpy as np
 
-    from phymo.physics import ReconstructConfig, SimulationDiverged, one_thread
+    from phymo.physics import ReconstructConfig, one_thread
 
     from .bench_stats import median_ci
-    from .physics_tasks import PreparedClips
     from .registry import LEARNED, OptimizerConfig
 
     physics = physics or ReconstructConfig()
@@ -189,21 +198,13 @@ def tune(root: str | Path, split: str = "validation", windows: int = 16, budget:
         from phymo.data.errors import PhymoError
         raise PhymoError(f"no step grid for {', '.join(unknown)}; tunable: {', '.join(GRID)}")
     ratios: dict[tuple[str, float], list[float]] = {(n, v): [] for n in names for v in GRID[n]}
-    clips = PreparedClips(1)
-    chosen_windows = split_windows(root, split, windows, physics)
+    chosen_windows, skipped = split_windows(root, split, windows, physics), []
     with one_thread():
-        for i, w in enumerate(chosen_windows):
-            try:
-                problem = clips.get(w.path, OBS_SEED, physics).window(w.start, w.stop)
-            except SimulationDiverged:
-                continue
-            try:
-                for (name, value), got in ratios.items():
-                    key = "step_scale" if name in LEARNED else "lr"
-                    r = solve(problem, name, budget, optimizer=OptimizerConfig(name=name, **{key: value}))
-                    got.append(r.final / r.initial)
-            finally:
-                problem.close()
+        for i, w, problem in window_problems(chosen_windows, physics, skipped=skipped):
+            for (name, value), got in ratios.items():
+                key = "step_scale" if name in LEARNED else "lr"
+                r = solve(problem, name, budget, optimizer=OptimizerConfig(name=name, **{key: value}))
+                got.append(r.final / r.initial)
             progress(f"window {i + 1}/{len(chosen_windows)} {w.name}")
     rows, chosen = [], {}
     for name in names:
@@ -216,4 +217,4 @@ def tune(root: str | Path, split: str = "validation", windows: int = 16, budget:
         chosen[name] = min(scores)[1]
     settings = {"root": str(root), "split": split, "windows": windows, "budget": budget, "grid": GRID,
                 "observation_seed": OBS_SEED, "window_frames": physics.windows.window}
-    return {"settings": settings, "rows": rows, "chosen": chosen}
+    return {"settings": settings, "rows": rows, "chosen": chosen, "skipped": skipped}
