@@ -1,9 +1,10 @@
-"""Overlay video: the reconstructed body drawn over the input frames with OpenCV.
+"""Overlay video: the reconstructed body drawn over the input frames with OpenCV, and a side view beside them.
 
 Draws, per frame: a ground grid (z = 0 plane, projected), each bone as a capsule outline whose
 width follows its projected radius, joints, and foot-contact markers. Frames are RGB, as
 :func:`phymo.pose.iter_frames` gives them; the writer converts to the BGR order OpenCV encodes. Frames
-outside every reconstructed segment are written with a note instead of a body.
+outside every reconstructed segment are written with a note instead of a body. The side panel shows the
+physics and the kinematic result from :func:`~.side_view.side_camera`, where a depth error shows.
 """
 
 from __future__ import annotations
@@ -17,7 +18,10 @@ import numpy as np
 
 from phymo.data import Camera, Skeleton, atomic_target
 
+from .side_view import side_camera
+
 BONE_COLOR = (255, 200, 60)  # RGB
+KINEMATIC_COLOR = (230, 90, 230)  # the kinematic result, in the side view only
 JOINT_COLOR = (255, 255, 255)
 CONTACT_COLOR = (40, 220, 40)
 GROUND_COLOR = (170, 170, 170)
@@ -96,6 +100,8 @@ class OverlayBody:
         skeleton: the joints' skeleton.
         contacts: ``(T, len(foot_indices))`` booleans, per foot joint, or None.
         foot_indices: joints that carry contact markers.
+        kinematic, kinematic_contacts: the kinematic result of the same frames, ``(T, J, 3)`` world metres, and
+            its contacts like ``contacts``; drawn in the side view only, behind ``positions``.
     """
 
     frame_index: np.ndarray
@@ -104,34 +110,89 @@ class OverlayBody:
     skeleton: Skeleton
     contacts: np.ndarray | None = None
     foot_indices: tuple[int, ...] = ()
+    kinematic: np.ndarray | None = None
+    kinematic_contacts: np.ndarray | None = None
+
+    def results(self) -> list[tuple[np.ndarray, np.ndarray | None, tuple[int, int, int]]]:
+        """``(positions, contacts, bone colour)`` of the results the side view draws, the kinematic one first."""
+        kinematic = [] if self.kinematic is None else [(self.kinematic, self.kinematic_contacts, KINEMATIC_COLOR)]
+        return kinematic + [(self.positions, self.contacts, BONE_COLOR)]
+
+    def contacts_at(self, contacts: np.ndarray | None, row: int) -> dict[int, bool] | None:
+        """Row ``row`` of ``contacts`` (this body's or its kinematic result's) as :func:`draw_frame` takes it."""
+        return None if contacts is None else dict(zip(self.foot_indices, contacts[row], strict=True))
+
+
+@dataclass(frozen=True)
+class SidePanel:
+    """One segment's side view: its fixed camera and the background every frame starts from (grid, legend).
+
+    Attributes:
+        camera: the side camera (:func:`~.side_view.side_camera`), world frame of the segment.
+        background: ``(H, W, 3)`` RGB uint8 panel with the ground grid and the legend drawn.
+    """
+
+    camera: Camera
+    background: np.ndarray
+
+    @classmethod
+    def of(cls, body: OverlayBody, width: int, height: int, shade: int = 40, grid_step: float = 0.5) -> SidePanel:
+        """The panel of ``body``: framing every frame of its results, over a grid of ``grid_step`` metres."""
+        background = np.full((height, width, 3), shade, np.uint8)
+        labels = [("kinematic", KINEMATIC_COLOR)] if body.kinematic is not None else []
+        top = _legend(background, "side view, camera to the left",
+                      labels + [("physics", BONE_COLOR), ("foot contact", CONTACT_COLOR)])
+        points = np.concatenate([p.reshape(-1, 3) for p, _, _ in body.results()])
+        camera = side_camera(body.camera, points, width, height, top)
+        lo, hi = points[:, :2].min(axis=0), points[:, :2].max(axis=0)
+        half = grid_step * np.ceil((0.5 * (hi - lo).max() + grid_step) / grid_step)
+        grid, visible = _ground_grid(camera, 0.5 * (lo + hi), half, grid_step)
+        ground = background[top:]  # rows below the legend, a view: the far grid lines stop short of it
+        for (p, q), ok in zip(grid - [0, top], visible, strict=True):
+            if ok:
+                cv2.line(ground, _px(p), _px(q), GROUND_COLOR, 1, cv2.LINE_AA)
+        return cls(camera, background)
+
+    def draw(self, body: OverlayBody, row: int) -> np.ndarray:
+        """A new panel image with ``body``'s results at row ``row``."""
+        image = self.background.copy()
+        for positions, contacts, colour in body.results():
+            draw_frame(image, positions[row], self.camera, body.skeleton, contacts=body.contacts_at(contacts, row),
+                       bone_color=colour, ground_grid=False)
+        return image
 
 
 def write_overlay_video(path: Path, frames: Iterable[tuple[int, np.ndarray | None]], bodies: Sequence[OverlayBody],
-                        fps: float, width: int, height: int, shade: int = 40) -> int:
+                        fps: float, width: int, height: int, shade: int = 40, side_width: int = 0) -> int:
     """Write an MP4 of ``frames`` with each body drawn on its frames; returns the number of frames written.
 
     Args:
         frames: ``(input frame index, RGB frame (H, W, 3) uint8)``; a None frame is a plain dark background.
         bodies: the reconstructed segments; a frame in none of them carries a note instead.
-        fps, width, height: of the video written.
+        fps, width, height: of the input frames; the video is ``width + side_width`` wide.
+        side_width: width of the :class:`SidePanel` to the right of each frame, pixels (0: none).
     """
     rows = {int(f): (b, r) for b in bodies for r, f in enumerate(b.frame_index)}
+    panels = {id(b): SidePanel.of(b, side_width, height, shade) for b in bodies} if side_width else {}
+    empty = np.full((height, side_width, 3), shade, np.uint8)
     written = 0
     with atomic_target(path) as tmp:
-        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), float(fps), (width, height))
+        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), float(fps), (width + side_width, height))
         if not writer.isOpened():
             raise OSError(f"{path}: OpenCV cannot open an MP4 writer here")
         try:
             for index, frame in frames:
                 image = (np.full((height, width, 3), shade, np.uint8) if frame is None
                          else np.array(frame, dtype=np.uint8, order="C", copy=True))
+                side = empty
                 if int(index) in rows:
                     body, r = rows[int(index)]
-                    c = None if body.contacts is None else dict(zip(body.foot_indices, body.contacts[r], strict=True))
-                    draw_frame(image, body.positions[r], body.camera, body.skeleton, contacts=c)
+                    draw_frame(image, body.positions[r], body.camera, body.skeleton,
+                               contacts=body.contacts_at(body.contacts, r))
+                    side = panels[id(body)].draw(body, r) if panels else empty
                 else:
                     _note(image, "no person reconstructed")
-                writer.write(cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+                writer.write(cv2.cvtColor(np.concatenate([image, side], axis=1), cv2.COLOR_RGB2BGR))
                 written += 1
         finally:
             writer.release()
@@ -145,6 +206,21 @@ def _note(image: np.ndarray, text: str) -> None:
     pad = int(6 * scale)
     cv2.rectangle(image, (0, 0), (w + 2 * pad, h + base + 2 * pad), (0, 0, 0), -1)
     cv2.putText(image, text, (pad, pad + h), cv2.FONT_HERSHEY_SIMPLEX, scale, NOTE_COLOR, 2, cv2.LINE_AA)
+
+
+def _legend(image: np.ndarray, title: str, labels: Sequence[tuple[str, tuple[int, int, int]]]) -> int:
+    """``title``, then ``labels`` (text, colour) one a line, each after a swatch of its colour, at the top left;
+    returns the rows it takes."""
+    scale = max(0.35, min(image.shape[:2]) / 900)
+    thick = 2 if scale >= 1 else 1
+    (_, h), base = cv2.getTextSize("Ag", cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
+    pad, line = int(6 * scale) + 2, h + base + int(6 * scale)
+    cv2.putText(image, title, (pad, pad + h), cv2.FONT_HERSHEY_SIMPLEX, scale, NOTE_COLOR, thick, cv2.LINE_AA)
+    for k, (text, colour) in enumerate(labels, start=1):
+        y = pad + k * line + h
+        cv2.rectangle(image, (pad, y - h), (pad + h, y), colour, -1)
+        cv2.putText(image, text, (2 * pad + h, y), cv2.FONT_HERSHEY_SIMPLEX, scale, colour, thick, cv2.LINE_AA)
+    return pad + len(labels) * line + h + base
 
 
 def blank_frames(camera: Camera, count: int, shade: int = 40):
