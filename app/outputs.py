@@ -32,6 +32,7 @@ from phymo.physics import Reconstruction, WindowResult, WindowStatus
 
 from .render.overlay import OverlayBody, write_overlay_video
 from .render.plots import SegmentSeries, WindowTrace, loss_figure, plausibility_figure, save
+from .render.side_view import panel_width
 
 
 @dataclass
@@ -140,7 +141,8 @@ def write_segment(folder: Path, k: int, count: int, seg: Segment, smpl_model: st
     seams = [w.start for w in rec.windows[1:]]
     entry = {"input_frames": [int(seg.frame_index[0]), int(seg.frame_index[-1])], "frames": obs.num_frames,
              "files": files, "kinematic_reprojection_px": obs.meta.get("kinematic_reprojection_px"),
-             "camera": obs.meta.get("camera_source"), **window_count_fields(w.status for w in rec.windows),
+             "camera": obs.meta.get("camera_source"), "prior": obs.meta.get("prior"),
+             **window_count_fields(w.status for w in rec.windows),
              "seam_jump": dataclasses.asdict(metrics.seam_jump(rec.qpos[:, 3:7], seams))}
     if smpl_model is not None:
         from phymo.data.smpl import fit_smpl, smpl_arrays
@@ -175,9 +177,10 @@ def write_outputs(folder: Path, segments: Sequence[Segment], optimizer: str, smp
              "per_frame": save(plausibility_figure(series, traces, fps), folder / "plausibility.png").name}
     if overlay is not None:
         bodies = [OverlayBody(s.frame_index, s.rec.motion.positions(), s.obs.camera, s.rec.motion.skeleton,
-                              contacts(s.rec.motion), tuple(s.rec.motion.skeleton.index(n) for n in FOOT_JOINTS))
+                              contacts(s.rec.motion), tuple(s.rec.motion.skeleton.index(n) for n in FOOT_JOINTS),
+                              s.obs.kinematic.positions(), contacts(s.obs.kinematic))
                   for s in segments]
-        write_overlay_video(folder / "overlay.mp4", overlay(), bodies, fps, *size)
+        write_overlay_video(folder / "overlay.mp4", overlay(), bodies, fps, *size, side_width=panel_width(*size))
     windows = [window_report(w, k) for k, s in enumerate(segments) for w in s.rec.windows]
     return {"segments": entries, "plots": plots, "windows": windows,
             **window_count_fields(w["status"] for w in windows),

@@ -3,7 +3,8 @@
 The keypoints are of one person (the most prominent, or ``--person``; :mod:`phymo.pose.video_detection`).
 Only the frames in which that person is seen are reconstructed: leading and trailing frames without them
 are left out, short gaps bridged, long gaps split the clip into segments reconstructed separately
-(:mod:`phymo.pose.segments`; each gets its own kinematic fit and physics run). Stage results are cached
+(:mod:`phymo.pose.segments`; each gets its own kinematic fit and physics run, on the clip's one ground; a
+segment whose body cannot be placed on it is left out and reported). Stage results are cached
 under ``OUT/cache`` and physics caches each finished window, so a resumed run (``--resume``) recomputes
 nothing finished (:mod:`phymo.app.stages`). The outputs appear in ``OUT`` only when all of them are
 written; ``report.json`` records the people seen, the segments, timings, the resolved configuration and
@@ -135,14 +136,25 @@ def run_pipeline(out: Path, config: PipelineConfig, video: Path | None = None, k
 
 def _kinematic(kp, config: PipelineConfig, cache: Path):
     """The segments to reconstruct and the kinematic initialization of each (cached)."""
-    from phymo.pose import MIN_SEGMENT_S, plan_keypoints
+    from phymo.pose import MIN_SEGMENT_S, place_segments, plan_keypoints
 
     plan = plan_keypoints(kp)
     if not plan.segments:
         raise PhymoError(f"the person is seen only in runs shorter than {MIN_SEGMENT_S:g} s ({len(plan.dropped)} "
                          f"short runs in {kp.num_frames} frames); nothing to reconstruct")
     _log_plan(kp, plan)
-    return plan, [kinematic_initialization(kp.slice(a, b), config, cache) for a, b in plan.segments]
+    placement = place_segments(kp, plan.segments, lambda rows, ground: kinematic_initialization(
+        kp.slice(*rows), config, cache, ground))
+    reasons = {plan.segments[i]: why for i, why in placement.left_out.items()}
+    for rows, why in reasons.items():
+        log.warning("frames %s-%s are left out: the body cannot be placed %s", *_frames(kp, rows), why)
+    if placement.ground is None:
+        raise PhymoError("no segment of the clip could be placed on a ground (" + "; ".join(
+            "frames {}-{}: {}".format(*_frames(kp, r), why) for r, why in reasons.items())
+            + "); the ground is found under the person's feet: give a clip in which they are seen standing or walking")
+    if len(plan.segments) > 1:
+        log.info("the segments are placed on the clip's one ground: %s", placement.ground.method)
+    return plan.leave_out(reasons), list(placement.placed.values())
 
 
 def _frames(kp, rows: tuple[int, int]) -> list[int]:
@@ -168,12 +180,14 @@ def _ranges(kp, rows: Iterable[tuple[int, int]]) -> str:
 
 
 def _coverage(kp, plan) -> dict:
-    """Which input frames were reconstructed, and why the others were not."""
+    """Which input frames were reconstructed, and why the others were not (``unplaced_segments``: segments whose
+    body could not be placed on a ground, with the reason)."""
     return {"frames_examined": kp.num_frames, "frames_reconstructed": sum(b - a for a, b in plan.segments),
             "segments": [_frames(kp, s) for s in plan.segments], "left_out_leading": plan.leading,
             "left_out_trailing": plan.trailing, "bridged_gaps": [_frames(kp, g) for g in plan.bridged],
             "split_at_gaps": [_frames(kp, g) for g in plan.split],
-            "dropped_runs": [_frames(kp, r) for r in plan.dropped]}
+            "dropped_runs": [_frames(kp, r) for r in plan.dropped],
+            "unplaced_segments": [{"frames": _frames(kp, r), "reason": why} for r, why in plan.unplaced]}
 
 
 def _input_report(kp, video: Path | None, keypoints: Path | None) -> dict:

@@ -109,20 +109,22 @@ def load_or_detect_keypoints(video: Path | None, keypoints: Path | None, config,
     return load_keypoints(path)
 
 
-def kinematic_initialization(kp, config, cache: Path) -> Observations:
-    """Camera set-up and the kinematic 3D fit of keypoints ``kp`` (cached; the run continues with the
-    observations as re-read from the cache file)."""
+def kinematic_initialization(kp, config, cache: Path, ground=None) -> Observations:
+    """Camera set-up and the kinematic 3D fit of keypoints ``kp``, on ``ground`` when given (a
+    :class:`phymo.pose.Ground`, part of the cache key; else estimated under the body), cached; the run
+    continues with the observations as re-read from the cache file."""
     from phymo.pose import initialize, resolve_camera
 
     camera, how = resolve_camera(kp.width, kp.height, config.focal, config.calibration, config.camera)
     key = content_hash(kp.points.tobytes(), kp.confidence.tobytes(), kp.frame_indices.tobytes(),
                        b"" if kp.world is None else kp.world.tobytes(), camera.to_dict(),
-                       dataclasses.asdict(config.fit), dataclasses.asdict(config.filter))
+                       dataclasses.asdict(config.fit), dataclasses.asdict(config.filter),
+                       *(() if ground is None else (ground.to_dict(),)), *_prior_identity(config.fit.prior))
     path = cache / f"kinematic-{key}.npz"
     if path.exists():
         log.info("kinematic fit: reusing %s", path)
     else:
-        fit = initialize(kp, camera, config.fit, filter_config=config.filter)
+        fit = initialize(kp, camera, config.fit, filter_config=config.filter, ground=ground)
         obs = fit.observations
         obs.meta = {**obs.meta, "camera_source": how,
                     "kinematic_reprojection_px": {"detected": fit.report["reproj_px_detected"],
@@ -130,6 +132,15 @@ def kinematic_initialization(kp, config, cache: Path) -> Observations:
         save_npz(path, observations_to_arrays(obs))
     with np.load(path, allow_pickle=False) as z:
         return observations_from_arrays(z)
+
+
+def _prior_identity(prior: str) -> tuple:
+    """What the fit's prior depends on beyond the settings: the lifter's weights (new weights refit)."""
+    if prior != "lifter":
+        return ()
+    from phymo.pose.lifter import WEIGHTS
+
+    return (file_identity(WEIGHTS),)
 
 
 class OutputFolder:

@@ -20,13 +20,13 @@ from .detector import (
     make_detector,
 )
 from .filtering import FilterConfig, filter_keypoints, one_euro
-from .ground import estimate_ground
+from .ground import Ground, estimate_ground, feet_seen, placement_problem
 from .importers import load_any, load_coco_json, load_csv, load_openpose
 from .initialize import initialize, prepare_keypoints
 from .keypoints import Keypoints2D, load_keypoints
 from .kinematic_fit import FitConfig, FitResult, fit_kinematic, reprojection_error
 from .person import PersonChoice, fill_gaps, select_subject
-from .segments import MIN_SEGMENT_S, SegmentPlan, plan_keypoints, plan_segments
+from .segments import MIN_SEGMENT_S, Placement, SegmentPlan, place_segments, plan_keypoints, plan_segments
 from .video import VideoInfo, iter_frames, probe_video
 from .video_detection import detect_video
 
@@ -39,11 +39,13 @@ __all__ = [
     "FitConfig",
     "FitResult",
     "FrameDetection",
+    "Ground",
     "MIN_SEGMENT_S",
     "Keypoints2D",
     "MediaPipeDetector",
     "NoPersonError",
     "PersonChoice",
+    "Placement",
     "SegmentPlan",
     "VideoInfo",
     "available_clips",
@@ -52,6 +54,7 @@ __all__ = [
     "check_mediapipe_models",
     "detect_video",
     "estimate_ground",
+    "feet_seen",
     "fill_gaps",
     "filter_keypoints",
     "fit_kinematic",
@@ -65,6 +68,8 @@ __all__ = [
     "load_openpose",
     "make_detector",
     "one_euro",
+    "place_segments",
+    "placement_problem",
     "plan_keypoints",
     "plan_segments",
     "prepare_keypoints",

@@ -2,8 +2,8 @@
 
 Per clip: frames examined, share of frames with a detected person, detection speed (frames/s on this
 machine, MediaPipe with one thread per inference), and the kinematic fit's mean 2D reprojection error
-against the raw keypoints (pixels, keypoints with confidence >= 0.5). The lead wires
-:func:`run` to ``phymo bench pose [--json FILE]``.
+against the raw keypoints (pixels, keypoints with confidence >= 0.5), and the CPU time the lifter (the fit's 3D
+prior) takes per second of video. ``phymo bench pose [--json FILE]`` runs it.
 """
 
 from __future__ import annotations
@@ -44,7 +44,8 @@ def available_clips(data_dir: str | Path | None = None) -> list[tuple[str, Path,
 
 
 def run(quick: bool = False, data_dir: str | Path | None = None) -> list[dict]:
-    """One row per clip: ``clip, frames, detected_share, detect_fps, fit_reproj_px`` (+ fit_seconds, camera).
+    """One row per clip: ``clip, frames, detected_share, detect_fps, fit_reproj_px`` (+ fit_seconds, camera,
+    lifter_cpu_s_per_video_s).
 
     ``quick`` uses the first 30 frames of each clip. Clips whose file is absent are skipped with a warning.
     """
@@ -60,6 +61,18 @@ def run(quick: bool = False, data_dir: str | Path | None = None) -> list[dict]:
             row["fit_reproj_px"] = round(result.reproj_px, 2)
             row["fit_seconds"] = round(time.perf_counter() - t0, 2)
             row["camera"] = "calibration" if calib else "fov"
+            row["lifter_cpu_s_per_video_s"] = round(_lifter_cpu_s(kp, cam) / (kp.num_frames / kp.fps), 4)
         rows.append(row)
         log.info("%s", row)
     return rows
+
+
+def _lifter_cpu_s(kp, camera) -> float:
+    """CPU seconds (all threads) of one lift of ``kp``, the weights already loaded."""
+    from .lifter import shipped_lifter
+
+    lifter = shipped_lifter()
+    points, confidence, _ = kp.to_canonical()
+    t0 = time.process_time()
+    lifter.lift(points, confidence, camera, kp.fps)
+    return time.process_time() - t0

@@ -9,6 +9,7 @@ import numpy as np
 from phymo.data import Camera, PhymoError, get_mapping
 
 from .filtering import FilterConfig, filter_keypoints
+from .ground import Ground
 from .keypoints import Keypoints2D
 from .kinematic_fit import FitConfig, FitResult, fit_kinematic, reprojection_error
 from .person import fill_gaps
@@ -36,8 +37,9 @@ def prepare_keypoints(kp: Keypoints2D, max_gap_s: float = MAX_GAP_S, filter_conf
 
 
 def initialize(kp: Keypoints2D, camera: Camera, fit_config: FitConfig | None = None, max_gap_s: float = MAX_GAP_S,
-               filter_config: FilterConfig | None = None) -> FitResult:
-    """Kinematic 3D initialization of the person in ``kp`` seen by ``camera`` (intrinsics).
+               filter_config: FilterConfig | None = None, ground: Ground | None = None) -> FitResult:
+    """Kinematic 3D initialization of the person in ``kp`` seen by ``camera`` (intrinsics), on ``ground`` when
+    given (the clip's world frame; else estimated under the body, :func:`fit_kinematic`).
 
     Raises :class:`PhymoError` when no frame has a detection. The reprojection error in the result
     (``reproj_px``, also ``report["reproj_px_detected"]``) is measured against the keypoints as detected;
@@ -48,13 +50,55 @@ def initialize(kp: Keypoints2D, camera: Camera, fit_config: FitConfig | None = N
         raise PhymoError(f"no person detected in {kp.meta.get('source', 'the keypoints')}")
     pts, conf, world, filled = prepare_keypoints(kp, max_gap_s, filter_config)
     fit_config = fit_config or FitConfig()
+    world, world_weight, prior = _prior(kp, camera, world, fit_config.prior)
     meta = {**kp.meta, "joint_set": kp.joint_set, "detected": kp.detected.tolist(),
-            "frame_indices": kp.frame_indices.tolist(), "filled_entries": int(filled.sum())}
-    result = fit_kinematic(pts, conf, camera, kp.fps, world, fit_config, meta, get_mapping(kp.joint_set).approximate)
+            "frame_indices": kp.frame_indices.tolist(), "filled_entries": int(filled.sum()), "prior": prior}
+    result = fit_kinematic(pts, conf, camera, kp.fps, world, fit_config, meta, get_mapping(kp.joint_set).approximate,
+                           ground=ground, world_weight=world_weight)
     raw, raw_conf, _ = kp.to_canonical()
     filtered = result.reproj_px
     result.reproj_px = reprojection_error(result.motion.positions(), result.camera, raw, raw_conf)
-    result.report |= {"reproj_px_detected": result.reproj_px, "reproj_px_filtered": filtered}
+    result.report |= {"reproj_px_detected": result.reproj_px, "reproj_px_filtered": filtered, "prior": prior}
     log.info("kinematic fit: reprojection error %.1f px against the detected keypoints (%.1f px against the "
              "filtered ones it was fitted to)", result.reproj_px, filtered)
     return result
+
+
+def _prior(kp: Keypoints2D, camera: Camera, landmarks: np.ndarray | None, choice: str
+           ) -> tuple[np.ndarray | None, np.ndarray | None, str]:
+    """The fit's 3D prior, its weights (None: the keypoints' confidences) and its name as reported.
+
+    The lifter sees the keypoints as detected (its training modelled a detector's errors, gaps included) and
+    gives every joint, the hidden ones too, so all of them are weighted fully: that keeps the body's proportions
+    where the legs are not seen. ``fused`` averages it with the detector's world landmarks where both exist
+    (:func:`fuse_priors`), the lifter alone where there are none. ``mediapipe`` asks for the landmarks; keypoints
+    without them (files of other detectors) are fitted without a 3D prior, which is said.
+    """
+    if choice in ("lifter", "fused"):
+        from .lifter import shipped_lifter
+
+        raw, raw_conf, _ = kp.to_canonical()
+        lifted = shipped_lifter().lift(raw, raw_conf, camera, kp.fps)
+        if choice == "fused" and landmarks is not None:
+            return fuse_priors(lifted, landmarks, get_mapping(kp.joint_set).canonical_indices()), \
+                np.ones(lifted.shape[:2]), "fused"
+        return lifted, np.ones(lifted.shape[:2]), "lifter"
+    if choice == "mediapipe" and landmarks is None:
+        log.warning("--prior mediapipe: these keypoints carry no world landmarks; the fit runs without a 3D prior")
+    if choice == "none" or landmarks is None:
+        return None, None, "none"
+    return landmarks, None, "mediapipe"
+
+
+def fuse_priors(lifted: np.ndarray, landmarks: np.ndarray, joints: np.ndarray) -> np.ndarray:
+    """The mean of two hip-centred 3D estimates ``(T, J, 3)`` on ``joints`` (the lifter's elsewhere), the landmarks
+    first turned onto the lifter's per frame: MediaPipe's are only roughly camera-aligned, and two estimates with
+    different errors average to a better one (the choice is measured in docs/results.md)."""
+    from phymo.data import metrics
+
+    fused = lifted.copy()
+    for i in range(len(lifted)):
+        a, b = landmarks[i, joints], lifted[i, joints]
+        rot = metrics.kabsch(a - a.mean(0), b - b.mean(0))
+        fused[i, joints] = 0.5 * (b + (a - a.mean(0)) @ rot.T + b.mean(0))
+    return fused

@@ -64,6 +64,18 @@ class Keypoints2D:
         if not self.fps > 0:
             raise ValueError(f"fps must be positive, got {self.fps}")
 
+    @classmethod
+    def from_canonical(cls, points: np.ndarray, confidence: np.ndarray, fps: float, width: int, height: int,
+                       joint_set: str = "mediapipe33", meta: dict | None = None) -> Keypoints2D:
+        """Canonical ``(T, J, 2)`` pixels and ``(T, J)`` confidences as a detector of ``joint_set`` reports them
+        (its points without a canonical joint missing): how synthetic observations enter the product's path."""
+        mapping = get_mapping(joint_set)
+        t = len(points)
+        ext, can = mapping.external_indices(), mapping.canonical_indices()
+        pts, conf = np.zeros((t, mapping.num_external, 2)), np.zeros((t, mapping.num_external))
+        pts[:, ext], conf[:, ext] = np.asarray(points)[:, can], np.asarray(confidence)[:, can]
+        return cls(pts, conf, joint_set, fps, width, height, meta=dict(meta or {}))
+
     @property
     def num_frames(self) -> int:
         return self.confidence.shape[0]

@@ -6,8 +6,9 @@ residuals (each term's scale is a field of :class:`FitConfig`):
 
 * 2D reprojection of the joints through the camera intrinsics, confidence-weighted, Huber-robust
   (scale ``sigma_2d_px`` pixels);
-* 3D agreement of the hip-centred joints with the detector's world landmarks (MediaPipe's are metric,
-  hip-centred, camera-aligned), confidence-weighted (scale ``sigma_3d_m``);
+* 3D agreement of the hip-centred joints with a 3D prior in camera axes (``FitConfig.prior``: phymo's temporal
+  lifter, :mod:`phymo.pose.lifter`, or the detector's world landmarks, MediaPipe's being metric, hip-centred and
+  camera-aligned), weighted (scale ``sigma_3d_m``);
 * temporal smoothness: joint accelerations (scale ``sigma_accel`` m/s^2);
 * joint limits: per-joint boxes on the local rotation vector, the human ranges of
   :mod:`phymo.data.joint_limits` in radians, scale ``sigma_limit_rad``; and a weak prior toward the
@@ -17,10 +18,11 @@ Parameters: per-frame root translation, root rotation and local joint rotations 
 (roma). Bone lengths are fixed before the fit: the canonical skeleton scaled to ``height`` when
 given, else the canonical size (an average adult, :data:`ASSUMED_HEIGHT_M`; see :func:`fit_skeleton`).
 
-World frame (stored as the camera extrinsics): Z up, perpendicular to the ground estimated under the
-body (:func:`phymo.pose.ground.estimate_ground`: the centre of mass over the support), ground at z = 0;
-X along the camera's viewing direction projected on the ground; origin on the ground below the pelvis
-in the first frame.
+World frame (stored as the camera extrinsics, a :class:`phymo.pose.ground.Ground`): Z up, perpendicular
+to the ground, ground at z = 0; X along the camera's viewing direction projected on the ground. The
+ground is given (the clip's, shared by its segments: the camera is static) or estimated under the body
+(:func:`phymo.pose.ground.estimate_ground`: the centre of mass over the support), the origin then on the
+ground below the pelvis in the first frame.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import numpy as np
 from phymo.data import (
     CANONICAL,
     Camera,
+    ConfigError,
     Motion,
     Observations,
     Skeleton,
@@ -48,7 +51,7 @@ from phymo.data import (
     swing,
 )
 
-from .ground import estimate_ground
+from .ground import Ground, estimate_ground
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +60,10 @@ _SIDES = ("left", "right")
 ASSUMED_HEIGHT_M = CANONICAL.height()
 #: joints whose swing is initialized from the landmarks: (joint, child) per side.
 _CHAINS = (("hip", "knee"), ("knee", "ankle"), ("ankle", "toe"), ("shoulder", "elbow"), ("elbow", "wrist"))
+
+
+#: the 3D priors the fit can use (:attr:`FitConfig.prior`)
+PRIORS = ("lifter", "fused", "mediapipe", "none")
 
 
 @dataclass(frozen=True)
@@ -70,7 +77,10 @@ class FitConfig:
     sigma_2d_px: float = 5.0
     huber_2d: float = 3.0
     sigma_3d_m: float = 0.04
-    use_world: bool = True
+    prior: str = field(default="fused", metadata={"help": "the fit's 3D prior: lifter (phymo's temporal lifter, "
+                                                           "trained on mocap), fused (its mean with the "
+                                                           "detector's world landmarks), mediapipe (the "
+                                                           "landmarks alone) or none"})
     world_rotation_free: bool = True
     sigma_accel: float = 60.0
     sigma_limit_rad: float = 0.05
@@ -84,6 +94,8 @@ class FitConfig:
             check_range("height", self.height, 0.5, 2.5, hint="a person's height in metres")
         check_range("iterations", self.iterations, 0)
         check_range("root_iterations", self.root_iterations, 0)
+        if self.prior not in PRIORS:
+            raise ConfigError("prior", f"must be one of {', '.join(PRIORS)}, got {self.prior!r}")
         for name in ("sigma_2d_px", "huber_2d", "sigma_3d_m", "sigma_accel", "sigma_limit_rad", "sigma_prior_rad"):
             check_range(name, getattr(self, name), 0.0, strict_low=True)
 
@@ -262,16 +274,14 @@ def _optimize(skel: Skeleton, rv0, tr0, kp, w2d, world, w3d, cam: Camera, fps: f
     return rv.numpy(), tr.detach().numpy(), p.numpy(), trace
 
 
-def _world_frame(p_cam: np.ndarray, up: np.ndarray, h: float) -> tuple[np.ndarray, np.ndarray]:
-    """Rotation ``R_cw`` (camera->world) and world origin in camera coordinates (see the module docstring)."""
-    x = np.array([0.0, 0.0, 1.0]) - up[2] * up
-    if np.linalg.norm(x) < 1e-6:
-        x = np.array([1.0, 0.0, 0.0]) - up[0] * up
-    x /= np.linalg.norm(x)
-    r_cw = np.stack([x, np.cross(up, x), up])
-    pelvis = p_cam[0, 0]
-    origin = pelvis - (pelvis @ up - h) * up
-    return r_cw, origin
+def _own_ground(p_cam: np.ndarray, skel: Skeleton, config: FitConfig) -> Ground:
+    """The ground under joints ``p_cam (T, J, 3)`` (camera frame), origin below the first frame's pelvis;
+    without ``config.estimate_ground``, level with the camera under the lowest joint."""
+    if config.estimate_ground:
+        up, h, method = estimate_ground(p_cam, skel)
+    else:
+        up, h, method = np.array([0.0, -1.0, 0.0]), float(np.min(p_cam[..., 1] * -1)), "camera"
+    return Ground.below(p_cam[0, 0], up, h, method)
 
 
 def reprojection_error(positions_world: np.ndarray, camera: Camera, kp: np.ndarray, conf: np.ndarray,
@@ -283,7 +293,8 @@ def reprojection_error(positions_world: np.ndarray, camera: Camera, kp: np.ndarr
 
 def fit_kinematic(keypoints: np.ndarray, confidence: np.ndarray, camera: Camera, fps: float,
                   world: np.ndarray | None = None, config: FitConfig = FitConfig(), meta: dict | None = None,
-                  approximate: tuple[str, ...] = ()) -> FitResult:
+                  approximate: tuple[str, ...] = (), ground: Ground | None = None,
+                  world_weight: np.ndarray | None = None) -> FitResult:
     """Fit the canonical skeleton to one person's keypoints over a clip.
 
     Args:
@@ -291,11 +302,15 @@ def fit_kinematic(keypoints: np.ndarray, confidence: np.ndarray, camera: Camera,
         confidence: ``(T, J)`` in [0, 1]; 0 = missing.
         camera: intrinsics (its extrinsics are ignored and replaced by the fitted world frame).
         fps: frames per second.
-        world: optional ``(T, J, 3)`` detector world landmarks, metres, hip-centred, camera-aligned axes.
+        world: optional ``(T, J, 3)`` 3D prior (the lifter's joints or the detector's world landmarks), metres,
+            hip-centred, camera-aligned axes.
         config: the fit settings.
         meta: source description copied into the observations.
         approximate: canonical joints whose keypoints only approximate the joint (e.g. a nose for the
             head, COCO hips); their weight in the 2D and 3D terms is multiplied by ``approximate_weight``.
+        ground: the world frame to use (the clip's, from another segment); None: estimated under this body.
+        world_weight: ``(T, J)`` weights of ``world`` (default: the keypoints' confidences, as for landmarks that
+            are only as good as the 2D detection they come with).
 
     Returns:
         :class:`FitResult`: motion in the world frame (Z up, ground z = 0), camera with extrinsics
@@ -309,7 +324,6 @@ def fit_kinematic(keypoints: np.ndarray, confidence: np.ndarray, camera: Camera,
     if not (conf > 0).any():
         raise ValueError("no keypoint has a positive confidence; nothing to fit")
     intr = Camera(camera.fx, camera.fy, camera.cx, camera.cy, camera.width, camera.height)
-    world = world if config.use_world else None
     w = np.where(conf >= config.min_confidence, conf, 0.0)
     for name in approximate:
         w[:, CANONICAL.index(name)] *= config.approximate_weight
@@ -317,12 +331,10 @@ def fit_kinematic(keypoints: np.ndarray, confidence: np.ndarray, camera: Camera,
     rv0 = init_rotations(skel, kp, w, world)
     rest_rel = forward_kinematics(skel.parents, skel.offsets, np.zeros((len(kp), 3)), axis_angle_to_quat(rv0))
     tr0 = _translation_from_2d(rest_rel, kp, w, intr)
-    rv, tr, p_cam, trace = _optimize(skel, rv0, tr0, kp, w, world, w, intr, fps, config)
-    if config.estimate_ground:
-        up, h, ground_method = estimate_ground(p_cam, skel)
-    else:
-        up, h, ground_method = np.array([0.0, -1.0, 0.0]), float(np.min(p_cam[..., 1] * -1)), "camera"
-    r_cw, origin = _world_frame(p_cam, up, h)
+    w3d = w if world_weight is None else np.asarray(world_weight, np.float64)
+    rv, tr, p_cam, trace = _optimize(skel, rv0, tr0, kp, w, world, w3d, intr, fps, config)
+    ground = _own_ground(p_cam, skel, config) if ground is None else ground
+    r_cw, origin = ground.rotation, ground.origin
     cam = Camera(intr.fx, intr.fy, intr.cx, intr.cy, intr.width, intr.height, r_cw.T, origin)
     q = axis_angle_to_quat(rv)
     q[:, 0] = quat_mul(np.broadcast_to(matrix_to_quat(r_cw), q[:, 0].shape), q[:, 0])
@@ -330,11 +342,11 @@ def fit_kinematic(keypoints: np.ndarray, confidence: np.ndarray, camera: Camera,
     pos_w = motion.positions()
     err = reprojection_error(pos_w, cam, kp, conf)
     report = {"config": asdict(config), "skeleton_scale_from": scale_from, "height_m": skel.height(),
-              "ground_method": ground_method, "loss_first": trace[0] if trace else None,
+              "ground": ground.to_dict(), "loss_first": trace[0] if trace else None,
               "loss_final": trace[-1] if trace else None, "evaluations": len(trace), "reproj_px": err}
     obs = Observations(kp, conf, cam, fps, motion, {**(meta or {}), "kinematic_fit": report})
     log.info("kinematic fit: %d frames, reprojection %.1f px to the keypoints fitted, height %.2f m (%s), "
              "ground from %s",
-             len(kp), err, skel.height(), scale_from, ground_method)
+             len(kp), err, skel.height(), scale_from, ground.method)
     return FitResult(motion, cam, obs, err, report)
 

@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("phymo.app.commands.evaluate",
                  "evaluate physics against ground truth on a dataset (sequential or Ray)"),
     "meta-train": ("phymo.app.commands.meta_train", "meta-train a learned optimizer (Optimus or a baseline) with PES"),
+    "train-lifter": ("phymo.app.commands.train_lifter", "train the 2D -> 3D lifter (the fit's 3D prior) on mocap"),
 }
 
 

@@ -19,7 +19,7 @@ PIPELINE_OPTIONS = (("optimizer", "name"), ("optimizer", "device"), ("optimizer"
                     ("physics", "planner", "samples"), ("physics", "planner", "iterations"), ("physics", "residual"),
                     ("physics", "fit_ankle"), ("person",), ("overlay",), ("smpl_model",))
 #: the flags of ``reconstruct`` alone
-INPUT_OPTIONS = (("start",), ("end",), ("fit", "height"), ("focal",), ("calibration",), ("camera",))
+INPUT_OPTIONS = (("start",), ("end",), ("fit", "height"), ("fit", "prior"), ("focal",), ("calibration",), ("camera",))
 
 
 def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
