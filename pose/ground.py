@@ -4,14 +4,17 @@ Up is where the body's centre of mass sits above its support. A person who stand
 keeps the centre of mass over the foot on the ground, on average over time; the trunk does not stay
 vertical (a balancing person leans 20 degrees and more), and the camera is rarely level (a phone held
 upright rolls by 10 degrees). So, per frame, the centre of mass (segment masses of :data:`SEGMENT_MASS`,
-each at its bone's midpoint) minus the support point (the foot joints within :data:`SUPPORT_BAND_M`
-of the lowest one along the current up) gives a direction; their mean is the new up, iterated from the
-camera's -y to a fixed point. The feet then correct it where they travel (:func:`_feet_floor`): the
+each at its bone's midpoint) minus the support point (the foot joints weighted by how near they are to
+the lowest one along the current up, a Gaussian of width :data:`SUPPORT_BAND_M`: a hard band made the fixed
+point jump by 11 degrees for a 0.01 px change of the keypoints) gives a direction; their mean is the new up,
+iterated from the camera's -y to a fixed point. The feet then correct it where they travel (:func:`_feet_floor`): the
 lowest foot points spread over the floor in both directions (a walk that turns) give the floor's
 normal; spread along one line (a straight walk) they give a level direction, and up is turned to be
 perpendicular to it (the balance estimate is weakest along the walking direction, where the centre of
 mass passes over each stance foot); bunched together (standing, balancing) they say nothing. A
-correction is kept when it agrees with the balance estimate within :data:`FEET_AGREEMENT_DEG`. The
+correction is kept in full when it agrees with the balance estimate within half of :data:`FEET_AGREEMENT_DEG`,
+and less and less up to it (a hard limit made a 0.01 px change of the keypoints turn the world frame by 11
+degrees, where the two estimates sat at the limit). The
 ground sits at the median over frames of the lowest foot point (each foot joint's height less its height
 above the sole in the rest pose, the lowest of the four): a person on their feet has one on the ground in
 most frames, and a detector's feet jitter by centimetres, so a low percentile of all foot heights (used
@@ -52,7 +55,7 @@ SUPPORT_BAND_M = 0.05
 FEET_SPREAD_M = 0.3
 #: the feet's correction is kept only when it turns the centre-of-mass estimate by less than this, degrees
 FEET_AGREEMENT_DEG = 10.0
-_ITERATIONS, _CONVERGED_DEG = 20, 0.05
+_ITERATIONS, _CONVERGED_DEG = 50, 0.05
 #: a foot is seen in a frame when its ankle or toe keypoint has at least this confidence (the detector's less
 #: certain keypoints say little, as in :func:`phymo.pose.kinematic_fit.reprojection_error`)
 FOOT_SEEN_CONFIDENCE = 0.5
@@ -78,7 +81,7 @@ def _balance_up(p: np.ndarray, feet: list[int], com: np.ndarray) -> np.ndarray:
     up = np.array([0.0, -1.0, 0.0])
     for _ in range(_ITERATIONS):
         heights = p[:, feet] @ up
-        near = heights <= heights.min(axis=1, keepdims=True) + SUPPORT_BAND_M
+        near = np.exp(-(((heights - heights.min(axis=1, keepdims=True)) / SUPPORT_BAND_M) ** 2))
         support = (p[:, feet] * near[..., None]).sum(axis=1) / near.sum(axis=1, keepdims=True)
         d = com - support
         new = (d / np.linalg.norm(d, axis=1, keepdims=True)).mean(axis=0)
@@ -123,8 +126,11 @@ def estimate_ground(p_cam: np.ndarray, skel: Skeleton) -> tuple[np.ndarray, floa
     feet = [skel.index(n) for n in FOOT_JOINTS]
     up, method = _balance_up(p_cam, feet, centre_of_mass(p_cam, skel)), "balance"
     corrected, how = _feet_floor(p_cam, feet, up)
-    if corrected is not None and _angle_deg(corrected, up) < FEET_AGREEMENT_DEG:
-        up, method = corrected, f"balance+{how}"
+    trust = 0.0 if corrected is None else float(np.clip(2.0 - 2.0 * _angle_deg(corrected, up) / FEET_AGREEMENT_DEG,
+                                                          0.0, 1.0))
+    if trust > 0.0:  # fully up to half the limit, fading to none at it: no jump of the world frame at the limit
+        up, method = trust * corrected + (1.0 - trust) * up, f"balance+{how}"
+        up /= np.linalg.norm(up)
     rest = skel.rest_positions()[feet, 2]
     sole = (p_cam[:, feet] @ up - (rest - rest.min())).min(axis=1)  # lowest foot point per frame
     h = float(np.median(sole)) if len(p_cam) else 0.0
