@@ -5,8 +5,9 @@ keeps the centre of mass over the foot on the ground, on average over time; the 
 vertical (a balancing person leans 20 degrees and more), and the camera is rarely level (a phone held
 upright rolls by 10 degrees). So, per frame, the centre of mass (segment masses of :data:`SEGMENT_MASS`,
 each at its bone's midpoint) minus the support point (the foot joints weighted by how near they are to
-the lowest one along the current up, a Gaussian of width :data:`SUPPORT_BAND_M`: a hard band made the fixed
-point jump by 11 degrees for a 0.01 px change of the keypoints) gives a direction; their mean is the new up,
+the lowest one along the current up, falling linearly to 0 at :data:`SUPPORT_BAND_M` above it: a hard band
+made the fixed point jump by 11 degrees for a 0.01 px change of the keypoints; a Gaussian weight put the
+synthetic walk's ground 5.8 degrees off, the ramp 0.5) gives a direction; their mean is the new up,
 iterated from the camera's -y to a fixed point. The feet then correct it where they travel (:func:`_feet_floor`): the
 lowest foot points spread over the floor in both directions (a walk that turns) give the floor's
 normal; spread along one line (a straight walk) they give a level direction, and up is turned to be
@@ -81,7 +82,7 @@ def _balance_up(p: np.ndarray, feet: list[int], com: np.ndarray) -> np.ndarray:
     up = np.array([0.0, -1.0, 0.0])
     for _ in range(_ITERATIONS):
         heights = p[:, feet] @ up
-        near = np.exp(-(((heights - heights.min(axis=1, keepdims=True)) / SUPPORT_BAND_M) ** 2))
+        near = np.clip(1.0 - (heights - heights.min(axis=1, keepdims=True)) / SUPPORT_BAND_M, 0.0, 1.0)
         support = (p[:, feet] * near[..., None]).sum(axis=1) / near.sum(axis=1, keepdims=True)
         d = com - support
         new = (d / np.linalg.norm(d, axis=1, keepdims=True)).mean(axis=0)
