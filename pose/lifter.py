@@ -16,6 +16,7 @@ camera axes (x right, y down, z away): the format of MediaPipe's world landmarks
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -111,7 +112,8 @@ def lifter_features(xy: np.ndarray, confidence: np.ndarray, window: int) -> np.n
     mean_ok = (xy * w[..., None]).sum(-2) / np.maximum(n_ok, 1)[..., None]
     centre = np.where(both_hips[..., None], xy[..., hips, :].mean(-2), mean_ok)
     big = np.where(ok[..., None], xy, np.nan)
-    with np.errstate(all="ignore"), _quiet_nan_warnings():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing frame; filled from its neighbours below
         extent = np.nanmax(np.nanmax(big, -2) - np.nanmin(big, -2), -1)
     seen = n_ok >= MIN_JOINTS
     extent = np.where(seen, extent, np.nan)
@@ -123,20 +125,6 @@ def lifter_features(xy: np.ndarray, confidence: np.ndarray, window: int) -> np.n
     conf = np.where(ok, confidence, 0.0)
     feats = np.concatenate([rel.reshape(*rel.shape[:-2], -1), conf, centre], axis=-1)
     return feats.astype(np.float32)
-
-
-class _quiet_nan_warnings:
-    """nanmax over an all-missing frame warns; such frames are expected and filled afterwards."""
-
-    def __enter__(self):
-        import warnings
-
-        self._w = warnings.catch_warnings()
-        self._w.__enter__()
-        warnings.simplefilter("ignore", RuntimeWarning)
-
-    def __exit__(self, *exc):
-        self._w.__exit__(*exc)
 
 
 def _interp_nan(values: np.ndarray, axis: int, empty: float) -> np.ndarray:
