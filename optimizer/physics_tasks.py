@@ -2,7 +2,8 @@
 
 A task is one window of a mocap clip (a BVH file of a :class:`~phymo.data.mocap.MocapCorpus` split,
 resampled, seen through a seeded camera with detector-like noise and dropouts,
-:func:`~phymo.data.synthetic.synthesize_observations`), built by the one window builder the
+:func:`~phymo.data.synthetic.synthesize_observations`, and its kinematic estimate made by the product's front end,
+:func:`phymo.pose.fitted_kinematic`), built by the one window builder the
 reconstruction uses (:meth:`phymo.physics.PreparedSequence.window`: the clip's refined reference, its
 stance pins, the planner's execution as the start): the window loss over the servo target offsets.
 ``phymo.physics`` and the mocap loaders are imported only when a task is built, so the test-function
@@ -64,9 +65,10 @@ class PreparedClips:
             return self._held[key]
         from phymo.data import load_bvh_motion, synthesize_observations
         from phymo.physics import prepare
+        from phymo.pose import fitted_kinematic
 
         motion = load_bvh_motion(path).resample(FPS)
-        self._held[key] = prepare(synthesize_observations(motion, None, seed=seed), physics)
+        self._held[key] = prepare(fitted_kinematic(synthesize_observations(motion, None, seed=seed)), physics)
         if len(self._held) > self.size:
             self._held.popitem(last=False)
         return self._held[key]
@@ -129,7 +131,7 @@ def split_windows(root: str | Path, split: str, n: int, physics=None, seeds: int
 #: a window marked as being built for longer than this was left by a process that died: built again
 STALE_SECONDS = 300.0
 #: bumped when a pickled window problem changes content, so that an old cache is not read as new
-POOL_VERSION = "p1"
+POOL_VERSION = "p2"  # p2: the kinematic estimate is the product's fit (issue 26)
 
 
 class WindowCache:

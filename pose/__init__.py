@@ -22,7 +22,7 @@ from .detector import (
 from .filtering import FilterConfig, filter_keypoints, one_euro
 from .ground import Ground, estimate_ground, feet_seen, placement_problem
 from .importers import load_any, load_coco_json, load_csv, load_openpose
-from .initialize import initialize, prepare_keypoints
+from .initialize import fitted_kinematic, initialize, prepare_keypoints
 from .keypoints import Keypoints2D, load_keypoints
 from .kinematic_fit import FitConfig, FitResult, fit_kinematic, reprojection_error
 from .person import PersonChoice, fill_gaps, select_subject
@@ -58,6 +58,7 @@ __all__ = [
     "fill_gaps",
     "filter_keypoints",
     "fit_kinematic",
+    "fitted_kinematic",
     "initialize",
     "iter_frames",
     "load_any",

@@ -5,9 +5,9 @@ keeps the centre of mass over the foot on the ground, on average over time; the 
 vertical (a balancing person leans 20 degrees and more), and the camera is rarely level (a phone held
 upright rolls by 10 degrees). So, per frame, the centre of mass (segment masses of :data:`SEGMENT_MASS`,
 each at its bone's midpoint) minus the support point (the foot joints weighted by how near they are to
-the lowest one along the current up, falling linearly to 0 at :data:`SUPPORT_BAND_M` above it: a hard band
-made the fixed point jump by 11 degrees for a 0.01 px change of the keypoints; a Gaussian weight put the
-synthetic walk's ground 5.8 degrees off, the ramp 0.5) gives a direction; their mean is the new up,
+the lowest one along the current up: fully up to 0.75 :data:`SUPPORT_BAND_M` above it, falling linearly to 0
+at 1.25 of it; a hard band made the fixed point jump by 11 degrees for a 0.01 px change of the keypoints, a
+Gaussian weight put the synthetic walk's ground 5.8 degrees off) gives a direction; their mean is the new up,
 iterated from the camera's -y to a fixed point. The feet then correct it where they travel (:func:`_feet_floor`): the
 lowest foot points spread over the floor in both directions (a walk that turns) give the floor's
 normal; spread along one line (a straight walk) they give a level direction, and up is turned to be
@@ -82,7 +82,7 @@ def _balance_up(p: np.ndarray, feet: list[int], com: np.ndarray) -> np.ndarray:
     up = np.array([0.0, -1.0, 0.0])
     for _ in range(_ITERATIONS):
         heights = p[:, feet] @ up
-        near = np.clip(1.0 - (heights - heights.min(axis=1, keepdims=True)) / SUPPORT_BAND_M, 0.0, 1.0)
+        near = np.clip(2.5 - 2.0 * (heights - heights.min(axis=1, keepdims=True)) / SUPPORT_BAND_M, 0.0, 1.0)
         support = (p[:, feet] * near[..., None]).sum(axis=1) / near.sum(axis=1, keepdims=True)
         d = com - support
         new = (d / np.linalg.norm(d, axis=1, keepdims=True)).mean(axis=0)

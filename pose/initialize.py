@@ -6,7 +6,7 @@ import logging
 
 import numpy as np
 
-from phymo.data import Camera, PhymoError, get_mapping
+from phymo.data import Camera, Observations, PhymoError, get_mapping
 
 from .filtering import FilterConfig, filter_keypoints
 from .ground import Ground
@@ -102,3 +102,14 @@ def fuse_priors(lifted: np.ndarray, landmarks: np.ndarray, joints: np.ndarray) -
         rot = metrics.kabsch(a - a.mean(0), b - b.mean(0))
         fused[i, joints] = 0.5 * (b + (a - a.mean(0)) @ rot.T + b.mean(0))
     return fused
+
+
+def fitted_kinematic(obs: Observations) -> Observations:
+    """The observations the product makes of ``obs``'s keypoints (synthetic ones, from mocap): its kinematic fit
+    with the default prior, as ``phymo reconstruct`` fits MediaPipe's joints (the camera's intrinsics known), in the
+    fit's own world on the ground it estimated. The evaluation and the meta-training tasks share it, so their
+    windows are the reconstruction's."""
+    cam = obs.camera
+    kp = Keypoints2D.from_canonical(obs.keypoints_2d, obs.confidence, obs.fps, cam.width, cam.height,
+                                    meta={"source": "synthetic"})
+    return initialize(kp, Camera(cam.fx, cam.fy, cam.cx, cam.cy, cam.width, cam.height)).observations

@@ -4,10 +4,10 @@ observations plus ground truth.
 How observations are made (ground truth known in every case):
 
 - ``mocap``: a BVH file of the chosen corpus split, resampled to ``fps``, seen through a seeded
-  :func:`random_camera`; 2D keypoints from :func:`synthesize_observations`; the kinematic initialization is the
-  product's (:func:`fitted_kinematic`: the lifter's prior and the kinematic fit on those keypoints, in the fit's
-  own world), the truth moved into that world through the known camera, global MPJPE aligned on the first
-  frames as for real footage (the fit's depth rests on an assumed height).
+  :func:`random_camera`; 2D keypoints from :func:`synthesize_observations`; the kinematic initialization is
+  the product's (:func:`phymo.pose.fitted_kinematic`: the lifter's prior and the kinematic fit on those
+  keypoints, in the fit's own world), the truth moved into that world through the known camera, global MPJPE
+  aligned on the first frames as for real footage (the fit's depth rests on an assumed height).
 - ``h36m``: the clip's 17 ground-truth joints (25 Hz) fitted to the canonical skeleton; 2D keypoints
   either synthetic (that fit projected through the real camera, with detector-like noise) or the
   dataset's own 2D file (``keypoints``); the kinematic initialization is a noisy copy of the fit (a
@@ -93,21 +93,11 @@ def _mocap_sample(spec: SequenceSpec, cfg: EvalConfig, work: Path | None = None)
     if motion.num_frames < 3:
         raise DataFormatError(f"{spec.source[0]}: only {motion.num_frames} frames at {cfg.fps:g} fps; need 3")
     obs = synthesize_observations(motion, None, cfg.synthetic, sequence_seed(cfg.seed, spec.id))
+    from phymo.pose import fitted_kinematic
+
     fitted = fitted_kinematic(obs)
     return Sample(fitted, in_run_world(motion.positions(), obs.camera, fitted.camera), align_frames=ALIGN_FRAMES,
                   gt_on_ground=False)
-
-
-def fitted_kinematic(obs: Observations) -> Observations:
-    """The observations the product makes of ``obs``'s keypoints: its kinematic fit with the default prior (as
-    ``phymo reconstruct`` fits MediaPipe's joints; the camera's intrinsics known), in the fit's own world, on the
-    ground it estimated, where the physics then runs as it would in the product."""
-    from phymo.pose import Keypoints2D, initialize
-
-    cam = obs.camera
-    kp = Keypoints2D.from_canonical(obs.keypoints_2d, obs.confidence, obs.fps, cam.width, cam.height,
-                                    meta={"source": "synthetic"})
-    return initialize(kp, Camera(cam.fx, cam.fy, cam.cx, cam.cy, cam.width, cam.height)).observations
 
 
 def _fit_sample(targets: dict[str, np.ndarray], gt: np.ndarray, joints: list[int], fps: float, camera: Camera,
