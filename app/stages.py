@@ -136,7 +136,9 @@ def kinematic_initialization(kp, config, cache: Path, ground=None) -> Observatio
 
 def _prior_identity(prior: str) -> tuple:
     """What the fit's prior depends on beyond the settings: the lifter's weights (new weights refit)."""
-    if prior != "lifter":
+    from phymo.pose.kinematic_fit import LIFTER_PRIORS
+
+    if prior not in LIFTER_PRIORS:
         return ()
     from phymo.pose.lifter import WEIGHTS
 

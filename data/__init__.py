@@ -57,7 +57,7 @@ from .skeleton import (
     Skeleton,
     get_mapping,
 )
-from .synthetic import SyntheticConfig, synthesize_observations, world_landmarks
+from .synthetic import SyntheticConfig, hip_centred, synthesize_observations, world_landmarks
 from .trc import read_trc
 
 __all__ = [
@@ -71,4 +71,5 @@ __all__ = [
     "observations_from_arrays", "observations_to_arrays", "runs_of_true", "quat_mul", "quat_normalize",
     "quat_to_euler", "quat_to_matrix", "read_bvh", "read_trc", "write_bvh", "require_file", "save_json", "save_npz",
     "solve_motion", "swing", "synthesize_observations", "trc_to_lab", "walking_motion", "world_landmarks",
+    "hip_centred",
 ]

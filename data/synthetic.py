@@ -18,7 +18,7 @@ from .camera import Camera
 from .motion import Motion
 from .observations import Observations
 from .rotations import axis_angle_to_quat, quat_mul, quat_normalize
-from .skeleton import MEDIAPIPE_33
+from .skeleton import CANONICAL, MEDIAPIPE_33, Skeleton
 
 
 def _mediapipe_joints() -> tuple[str, ...]:
@@ -132,12 +132,17 @@ def noisy_motion(motion: Motion, config: SyntheticConfig, rng: np.random.Generat
                   quat_normalize(quat_mul(motion.rotations, rot_err)))
 
 
+def hip_centred(points: np.ndarray, skeleton: Skeleton = CANONICAL) -> np.ndarray:
+    """Joints ``(..., J, 3)`` of ``skeleton`` relative to the hips' midpoint: how MediaPipe's world landmarks and
+    the lifter's output are centred."""
+    lh, rh = skeleton.index("left_hip"), skeleton.index("right_hip")
+    return points - 0.5 * (points[..., lh:lh + 1, :] + points[..., rh:rh + 1, :])
+
+
 def world_landmarks(motion: Motion, camera: Camera) -> np.ndarray:
     """``(T, J, 3)`` joints of ``motion`` as a detector's 3D landmarks: metres, centred on the hips'
     midpoint, in the camera's axes (x right, y down, z away), like MediaPipe's world landmarks."""
-    p = camera.to_camera(motion.positions())
-    sk = motion.skeleton
-    return p - 0.5 * (p[:, sk.index("left_hip")] + p[:, sk.index("right_hip")])[:, None]
+    return hip_centred(camera.to_camera(motion.positions()), motion.skeleton)
 
 
 def _observed_indices(motion: Motion, names: tuple[str, ...]) -> np.ndarray:

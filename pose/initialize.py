@@ -11,7 +11,7 @@ from phymo.data import Camera, Observations, PhymoError, get_mapping
 from .filtering import FilterConfig, filter_keypoints
 from .ground import Ground
 from .keypoints import Keypoints2D
-from .kinematic_fit import FitConfig, FitResult, fit_kinematic, reprojection_error
+from .kinematic_fit import LIFTER_PRIORS, FitConfig, FitResult, fit_kinematic, reprojection_error
 from .person import fill_gaps
 from .segments import MAX_GAP_S
 
@@ -50,12 +50,12 @@ def initialize(kp: Keypoints2D, camera: Camera, fit_config: FitConfig | None = N
         raise PhymoError(f"no person detected in {kp.meta.get('source', 'the keypoints')}")
     pts, conf, world, filled = prepare_keypoints(kp, max_gap_s, filter_config)
     fit_config = fit_config or FitConfig()
-    world, world_weight, prior = _prior(kp, camera, world, fit_config.prior)
+    raw, raw_conf, _ = kp.to_canonical()
+    world, world_weight, prior = _prior(kp, raw, raw_conf, camera, world, fit_config.prior)
     meta = {**kp.meta, "joint_set": kp.joint_set, "detected": kp.detected.tolist(),
             "frame_indices": kp.frame_indices.tolist(), "filled_entries": int(filled.sum()), "prior": prior}
     result = fit_kinematic(pts, conf, camera, kp.fps, world, fit_config, meta, get_mapping(kp.joint_set).approximate,
                            ground=ground, world_weight=world_weight)
-    raw, raw_conf, _ = kp.to_canonical()
     filtered = result.reproj_px
     result.reproj_px = reprojection_error(result.motion.positions(), result.camera, raw, raw_conf)
     result.report |= {"reproj_px_detected": result.reproj_px, "reproj_px_filtered": filtered, "prior": prior}
@@ -64,20 +64,20 @@ def initialize(kp: Keypoints2D, camera: Camera, fit_config: FitConfig | None = N
     return result
 
 
-def _prior(kp: Keypoints2D, camera: Camera, landmarks: np.ndarray | None, choice: str
-           ) -> tuple[np.ndarray | None, np.ndarray | None, str]:
+def _prior(kp: Keypoints2D, raw: np.ndarray, raw_conf: np.ndarray, camera: Camera, landmarks: np.ndarray | None,
+           choice: str) -> tuple[np.ndarray | None, np.ndarray | None, str]:
     """The fit's 3D prior, its weights (None: the keypoints' confidences) and its name as reported.
 
-    The lifter sees the keypoints as detected (its training modelled a detector's errors, gaps included) and
-    gives every joint, the hidden ones too, so all of them are weighted fully: that keeps the body's proportions
-    where the legs are not seen. ``fused`` averages it with the detector's world landmarks where both exist
-    (:func:`fuse_priors`), the lifter alone where there are none. ``mediapipe`` asks for the landmarks; keypoints
-    without them (files of other detectors) are fitted without a 3D prior, which is said.
+    The lifter sees the keypoints as detected (``raw``, ``raw_conf``: canonical order; its training modelled a
+    detector's errors, gaps included) and gives every joint, the hidden ones too, so all of them are weighted
+    fully: that keeps the body's proportions where the legs are not seen. ``fused`` averages it with the
+    detector's world landmarks where both exist (:func:`fuse_priors`), the lifter alone where there are none.
+    ``mediapipe`` asks for the landmarks; keypoints without them (files of other detectors) are fitted without a
+    3D prior, which is said.
     """
-    if choice in ("lifter", "fused"):
+    if choice in LIFTER_PRIORS:
         from .lifter import shipped_lifter
 
-        raw, raw_conf, _ = kp.to_canonical()
         lifted = shipped_lifter().lift(raw, raw_conf, camera, kp.fps)
         if choice == "fused" and landmarks is not None:
             return fuse_priors(lifted, landmarks, get_mapping(kp.joint_set).canonical_indices()), \
@@ -109,7 +109,7 @@ def fitted_kinematic(obs: Observations) -> Observations:
     with the default prior, as ``phymo reconstruct`` fits MediaPipe's joints (the camera's intrinsics known), in the
     fit's own world on the ground it estimated. The evaluation and the meta-training tasks share it, so their
     windows are the reconstruction's."""
-    cam = obs.camera
+    cam = obs.camera  # only its intrinsics count: the fit replaces the extrinsics with its own world's
     kp = Keypoints2D.from_canonical(obs.keypoints_2d, obs.confidence, obs.fps, cam.width, cam.height,
                                     meta={"source": "synthetic"})
-    return initialize(kp, Camera(cam.fx, cam.fy, cam.cx, cam.cy, cam.width, cam.height)).observations
+    return initialize(kp, cam).observations

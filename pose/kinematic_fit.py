@@ -64,6 +64,8 @@ _CHAINS = (("hip", "knee"), ("knee", "ankle"), ("ankle", "toe"), ("shoulder", "e
 
 #: the 3D priors the fit can use (:attr:`FitConfig.prior`)
 PRIORS = ("lifter", "fused", "mediapipe", "none")
+#: the priors that run the lifter (its weights are part of what the fit depends on)
+LIFTER_PRIORS = ("lifter", "fused")
 
 
 @dataclass(frozen=True)

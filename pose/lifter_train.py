@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from phymo.data import CANONICAL, PhymoError, check_range
+from phymo.data import CANONICAL, PhymoError, check_range, hip_centred
 
 from .lifter import (
     BASE_FPS,
@@ -236,12 +236,6 @@ def corrupt(xy: np.ndarray, noise: DetectorNoise, rng: np.random.Generator) -> t
         missing[i, a:a + rng.integers(1, 8)] = True
     conf = np.where(missing, 0.0, conf)
     return np.where(missing[..., None], 0.0, out), conf
-
-
-def hip_centred(cam: np.ndarray) -> np.ndarray:
-    """Joints relative to the hips' midpoint (the lifter's target, like MediaPipe's world landmarks)."""
-    lh, rh = CANONICAL.index("left_hip"), CANONICAL.index("right_hip")
-    return cam - 0.5 * (cam[..., lh:lh + 1, :] + cam[..., rh:rh + 1, :])
 
 
 def make_batch(bank: MotionBank, cfg: LifterTrainConfig, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

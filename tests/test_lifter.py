@@ -8,7 +8,7 @@ import socket
 import numpy as np
 import pytest
 
-from phymo.data import CANONICAL, Camera, PhymoError, walking_motion
+from phymo.data import CANONICAL, Camera, PhymoError, hip_centred, walking_motion
 from phymo.pose.lifter import (
     INPUT_INDEX,
     NUM_FEATURES,
@@ -27,7 +27,6 @@ from phymo.pose.lifter_train import (
     MotionBank,
     ValidationSet,
     corrupt,
-    hip_centred,
     make_batch,
     mpjpe_loss,
     train,
@@ -227,3 +226,10 @@ def test_fit_reports_its_prior(caplog):
     with caplog.at_level(logging.WARNING):
         assert initialize(kp, cam, FitConfig(iterations=5, prior="mediapipe")).report["prior"] == "none"
     assert "no world landmarks" in caplog.text
+
+
+def test_the_fits_cache_key_names_the_weights_whenever_the_lifter_runs():
+    from phymo.app.stages import _prior_identity
+
+    assert _prior_identity("fused") == _prior_identity("lifter") != ()  # the default runs the lifter too
+    assert _prior_identity("mediapipe") == _prior_identity("none") == ()

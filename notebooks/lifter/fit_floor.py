@@ -19,10 +19,9 @@ import numpy as np
 def main() -> None:
     from phymo.app.evaluation.datasets import list_sequences
     from phymo.app.evaluation.types import EvalConfig, sequence_seed
-    from phymo.data import CANONICAL, Camera, load_bvh_motion, metrics, synthesize_observations
+    from phymo.data import CANONICAL, Camera, hip_centred, load_bvh_motion, metrics, synthesize_observations
     from phymo.pose import FitConfig, fit_kinematic
     from phymo.pose.lifter import shipped_lifter
-    from phymo.pose.lifter_train import hip_centred
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sequences", type=int, default=2)
